@@ -1,0 +1,374 @@
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{Jwk, KeyAlgorithm, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::claims::Claims;
+
+/// The `typ` header of an access token (RFC 9068 §2.1).
+pub const AT_JWT: &str = "at+jwt";
+
+/// Leeway for `exp` and `nbf`, in seconds (the contract allows at most 60).
+const LEEWAY_SECONDS: u64 = 30;
+
+/// Why a key could not be loaded or used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The key file could not be read.
+    #[error("cannot read the signing key {path}: {source}")]
+    Unreadable {
+        /// The file's path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a PKCS#8 PEM Ed25519 private key.
+    #[error(
+        "the signing key {path} is not a PKCS#8 PEM Ed25519 private key ({reason}); \
+         make one with `openssl genpkey -algorithm ed25519 -out key.pem`"
+    )]
+    Invalid {
+        /// The file's path, or `<memory>`.
+        path: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// Signing failed.
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+/// The auth-api's Ed25519 signing key, with its public JWK and its `kid`
+/// (the RFC 7638 thumbprint, so the same key always has the same id).
+#[derive(Clone)]
+pub struct SigningKey {
+    kid: String,
+    encoding: EncodingKey,
+    public: Jwk,
+}
+
+impl SigningKey {
+    /// Loads a PKCS#8 PEM Ed25519 private key from a file.
+    pub fn from_file(path: &Path) -> Result<Self, KeyError> {
+        let pem = std::fs::read(path).map_err(|source| KeyError::Unreadable {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_pem(&pem).map_err(|e| match e {
+            KeyError::Invalid { reason, .. } => KeyError::Invalid {
+                path: path.display().to_string(),
+                reason,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses a PKCS#8 PEM Ed25519 private key.
+    pub fn from_pem(pem: &[u8]) -> Result<Self, KeyError> {
+        let invalid = |reason: String| KeyError::Invalid {
+            path: "<memory>".to_owned(),
+            reason,
+        };
+        let encoding = EncodingKey::from_ed_pem(pem).map_err(|e| invalid(e.to_string()))?;
+        let mut public =
+            Jwk::from_encoding_key(&encoding, Algorithm::EdDSA).map_err(|e| invalid(e.to_string()))?;
+        let kid = public
+            .thumbprint(ThumbprintHash::SHA256)
+            .map_err(|e| invalid(e.to_string()))?;
+        public.common.key_id = Some(kid.clone());
+        public.common.public_key_use = Some(PublicKeyUse::Signature);
+        public.common.key_algorithm = Some(KeyAlgorithm::EdDSA);
+        Ok(Self {
+            kid,
+            encoding,
+            public,
+        })
+    }
+
+    /// The key's id, as published in the JWKS and in every token's header.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Signs a claim set as an `at+jwt` access token with this key's `kid`.
+    pub fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(AT_JWT.to_owned());
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| KeyError::Sign(e.to_string()))
+    }
+
+    /// The public key set to publish: this key only, no private members.
+    pub fn jwks(&self) -> Jwks {
+        Jwks {
+            keys: vec![self.public.clone()],
+        }
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A JSON Web Key Set (RFC 7517 §5).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Jwks {
+    /// The keys.
+    pub keys: Vec<Jwk>,
+}
+
+/// Why a token was refused. Every variant means `invalid_token`; the
+/// description tells which check failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not three base64url parts with a JSON header and claim set.
+    #[error("the token is malformed")]
+    Malformed,
+    /// An algorithm other than the pinned EdDSA, `none` included.
+    #[error("the token's algorithm is not accepted")]
+    Algorithm,
+    /// A `typ` other than `at+jwt`.
+    #[error("the token's typ is not at+jwt")]
+    Type,
+    /// A header parameter that points at other keys (`jku`, `jwk`, `x5u`, `x5c`).
+    #[error("the token's header names a key source that is not trusted")]
+    KeySource,
+    /// No `kid`.
+    #[error("the token has no kid")]
+    MissingKid,
+    /// A `kid` that is not in the key set.
+    #[error("the token's kid is unknown")]
+    UnknownKid,
+    /// The signature does not verify.
+    #[error("the token's signature is invalid")]
+    Signature,
+    /// Past `exp`.
+    #[error("the token has expired")]
+    Expired,
+    /// Before `nbf`.
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// Another issuer.
+    #[error("the token's issuer is not accepted")]
+    Issuer,
+    /// Another audience.
+    #[error("the token's audience is not accepted")]
+    Audience,
+    /// A required claim is missing.
+    #[error("the token lacks the {0} claim")]
+    MissingClaim(&'static str),
+}
+
+/// Verifies access tokens: EdDSA only, `typ` `at+jwt`, a known `kid`, the
+/// expected issuer and audience, `exp` and `nbf` with a small leeway, and
+/// the claims every token must carry.
+#[derive(Clone)]
+pub struct Verifier {
+    keys: HashMap<String, DecodingKey>,
+    validation: Validation,
+}
+
+impl Verifier {
+    /// A verifier for the Ed25519 keys with a `kid` in this set; others are ignored.
+    pub fn new(jwks: &Jwks, issuer: &str, audience: &str) -> Self {
+        let keys = jwks
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone()?;
+                DecodingKey::from_jwk(jwk).ok().map(|key| (kid, key))
+            })
+            .collect();
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        Self { keys, validation }
+    }
+
+    /// Whether the set holds this `kid`.
+    pub fn knows(&self, kid: &str) -> bool {
+        self.keys.contains_key(kid)
+    }
+
+    /// The `kid` a token names, if its header can be read: lets a caller
+    /// refresh its key set before verifying.
+    pub fn kid_of(token: &str) -> Option<String> {
+        jsonwebtoken::decode_header(token).ok()?.kid
+    }
+
+    /// Verifies a token and returns its claims.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| unreadable_header(token))?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Algorithm);
+        }
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(AT_JWT) || t.eq_ignore_ascii_case("application/at+jwt"))
+        {
+            return Err(TokenError::Type);
+        }
+        if header.jku.is_some() || header.jwk.is_some() || header.x5u.is_some() || header.x5c.is_some() {
+            return Err(TokenError::KeySource);
+        }
+        let kid = header.kid.ok_or(TokenError::MissingKid)?;
+        let key = self.keys.get(&kid).ok_or(TokenError::UnknownKid)?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| match e.kind() {
+            ErrorKind::InvalidSignature => TokenError::Signature,
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+            ErrorKind::InvalidIssuer => TokenError::Issuer,
+            ErrorKind::InvalidAudience => TokenError::Audience,
+            ErrorKind::MissingRequiredClaim(claim) => TokenError::MissingClaim(match claim.as_str() {
+                "exp" => "exp",
+                "iss" => "iss",
+                "aud" => "aud",
+                _ => "sub",
+            }),
+            ErrorKind::InvalidAlgorithm => TokenError::Algorithm,
+            _ => TokenError::Malformed,
+        })?;
+        let claims = data.claims;
+        if claims.iat.is_none() {
+            return Err(TokenError::MissingClaim("iat"));
+        }
+        if claims.jti.is_none() {
+            return Err(TokenError::MissingClaim("jti"));
+        }
+        Ok(claims)
+    }
+}
+
+/// Tells an algorithm the parser does not know (`none`, `None`, `HS256` in a
+/// strange spelling) from a header that is not JSON at all.
+fn unreadable_header(token: &str) -> TokenError {
+    use base64::Engine as _;
+    let alg = token
+        .split('.')
+        .next()
+        .and_then(|part| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).ok())
+        .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
+        .and_then(|header| header.get("alg").cloned());
+    match alg {
+        Some(alg) if alg != "EdDSA" => TokenError::Algorithm,
+        _ => TokenError::Malformed,
+    }
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::Issue;
+    use uuid::Uuid;
+
+    const DEV_KEY: &[u8] = include_bytes!("../../../fixtures/keys/dev-ed25519.pem");
+    const OTHER_KEY: &[u8] = include_bytes!("../../../fixtures/keys/other-ed25519.pem");
+
+    fn now() -> i64 {
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+        .unwrap()
+    }
+
+    fn issue(now: i64) -> Issue<'static> {
+        Issue {
+            issuer: "http://auth.test",
+            audience: "conformance-apis",
+            now,
+            lifetime: 300,
+        }
+    }
+
+    fn verifier(key: &SigningKey) -> Verifier {
+        Verifier::new(&key.jwks(), "http://auth.test", "conformance-apis")
+    }
+
+    #[test]
+    fn a_signed_token_verifies_and_keeps_its_claims() {
+        let key = SigningKey::from_pem(DEV_KEY).unwrap();
+        let claims = Claims::user(Uuid::new_v4(), "a@example.com", &issue(now()));
+        let token = key.sign(&claims).unwrap();
+        assert_eq!(verifier(&key).verify(&token), Ok(claims));
+        assert_eq!(Verifier::kid_of(&token).as_deref(), Some(key.kid()));
+    }
+
+    #[test]
+    fn the_jwks_holds_no_private_member() {
+        let key = SigningKey::from_pem(DEV_KEY).unwrap();
+        let json = serde_json::to_value(key.jwks()).unwrap();
+        let jwk = &json["keys"][0];
+        assert_eq!(jwk["kty"], "OKP");
+        assert_eq!(jwk["crv"], "Ed25519");
+        assert_eq!(jwk["kid"], key.kid());
+        assert!(jwk.get("d").is_none(), "{jwk}");
+    }
+
+    #[test]
+    fn refuses_what_it_must() {
+        let key = SigningKey::from_pem(DEV_KEY).unwrap();
+        let other = SigningKey::from_pem(OTHER_KEY).unwrap();
+        let verifier = verifier(&key);
+        let t = now();
+        let sign = |claims: &Claims| key.sign(claims).unwrap();
+        let user = Claims::user(Uuid::new_v4(), "a@example.com", &issue(t));
+
+        let expired = Claims::user(Uuid::new_v4(), "a@example.com", &issue(t - 1000));
+        assert_eq!(verifier.verify(&sign(&expired)), Err(TokenError::Expired));
+        let future = Claims {
+            nbf: Some(t + 600),
+            ..user.clone()
+        };
+        assert_eq!(verifier.verify(&sign(&future)), Err(TokenError::NotYetValid));
+        let wrong_iss = Claims {
+            iss: Some("http://evil.test".to_owned()),
+            ..user.clone()
+        };
+        assert_eq!(verifier.verify(&sign(&wrong_iss)), Err(TokenError::Issuer));
+        let no_jti = Claims {
+            jti: None,
+            ..user.clone()
+        };
+        assert_eq!(verifier.verify(&sign(&no_jti)), Err(TokenError::MissingClaim("jti")));
+        assert_eq!(verifier.verify(&other.sign(&user).unwrap()), Err(TokenError::UnknownKid));
+
+        let token = sign(&user);
+        let (head, rest) = token.split_once('.').unwrap();
+        let (body, _sig) = rest.split_once('.').unwrap();
+        assert_eq!(verifier.verify(&format!("{head}.{body}.")), Err(TokenError::Signature));
+        let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0"; // {"alg":"none","typ":"at+jwt"}
+        assert_eq!(verifier.verify(&format!("{none_header}.{body}.")), Err(TokenError::Algorithm));
+        assert_eq!(verifier.verify("garbage"), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn a_missing_key_file_is_a_clear_error() {
+        let error = SigningKey::from_file(Path::new("/nonexistent/key.pem")).unwrap_err();
+        assert!(error.to_string().contains("/nonexistent/key.pem"), "{error}");
+        let error = SigningKey::from_pem(b"not a key").unwrap_err();
+        assert!(error.to_string().contains("openssl genpkey"), "{error}");
+    }
+}

@@ -1,0 +1,24 @@
+//! What the reference auth-api and chat-api share, so that both apply the
+//! same rules to the same tokens.
+//!
+//! # Layout
+//! - `claims`: the JWT claim set, and the user and service claim sets the
+//!   auth-api issues.
+//! - `principal`: the Principal rule of the contract: who a verified claim
+//!   set speaks for, never judged by the shape of `sub`.
+//! - `scope`: OAuth scope tokens and sets (RFC 6749 §3.3).
+//! - `keys`: the Ed25519 signing key, its JWK and `kid`, and the verifier
+//!   that pins algorithm, `typ`, issuer, audience and lifetime.
+//! - `error_body`: the contract's one error body.
+
+mod claims;
+mod error_body;
+mod keys;
+mod principal;
+mod scope;
+
+pub use claims::{ACCESS_TOKEN_TYPE, Audience, Claims, Issue};
+pub use error_body::ErrorBody;
+pub use keys::{AT_JWT, Jwks, KeyError, SigningKey, TokenError, Verifier};
+pub use principal::{ClientId, ClientIdError, Principal, PrincipalError};
+pub use scope::{GROUPS_READ, Scope, ScopeError, Scopes};

@@ -74,8 +74,8 @@ impl SigningKey {
             reason,
         };
         let encoding = EncodingKey::from_ed_pem(pem).map_err(|e| invalid(e.to_string()))?;
-        let mut public =
-            Jwk::from_encoding_key(&encoding, Algorithm::EdDSA).map_err(|e| invalid(e.to_string()))?;
+        let mut public = Jwk::from_encoding_key(&encoding, Algorithm::EdDSA)
+            .map_err(|e| invalid(e.to_string()))?;
         let kid = public
             .thumbprint(ThumbprintHash::SHA256)
             .map_err(|e| invalid(e.to_string()))?;
@@ -99,7 +99,8 @@ impl SigningKey {
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(AT_JWT.to_owned());
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| KeyError::Sign(e.to_string()))
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .map_err(|e| KeyError::Sign(e.to_string()))
     }
 
     /// The public key set to publish: this key only, no private members.
@@ -213,33 +214,40 @@ impl Verifier {
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Algorithm);
         }
-        if !header
-            .typ
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case(AT_JWT) || t.eq_ignore_ascii_case("application/at+jwt"))
-        {
+        if !header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case(AT_JWT) || t.eq_ignore_ascii_case("application/at+jwt")
+        }) {
             return Err(TokenError::Type);
         }
-        if header.jku.is_some() || header.jwk.is_some() || header.x5u.is_some() || header.x5c.is_some() {
+        if header.jku.is_some()
+            || header.jwk.is_some()
+            || header.x5u.is_some()
+            || header.x5c.is_some()
+        {
             return Err(TokenError::KeySource);
         }
         let kid = header.kid.ok_or(TokenError::MissingKid)?;
         let key = self.keys.get(&kid).ok_or(TokenError::UnknownKid)?;
-        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| match e.kind() {
-            ErrorKind::InvalidSignature => TokenError::Signature,
-            ErrorKind::ExpiredSignature => TokenError::Expired,
-            ErrorKind::ImmatureSignature => TokenError::NotYetValid,
-            ErrorKind::InvalidIssuer => TokenError::Issuer,
-            ErrorKind::InvalidAudience => TokenError::Audience,
-            ErrorKind::MissingRequiredClaim(claim) => TokenError::MissingClaim(match claim.as_str() {
-                "exp" => "exp",
-                "iss" => "iss",
-                "aud" => "aud",
-                _ => "sub",
-            }),
-            ErrorKind::InvalidAlgorithm => TokenError::Algorithm,
-            _ => TokenError::Malformed,
-        })?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::InvalidSignature => TokenError::Signature,
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                    ErrorKind::InvalidIssuer => TokenError::Issuer,
+                    ErrorKind::InvalidAudience => TokenError::Audience,
+                    ErrorKind::MissingRequiredClaim(claim) => {
+                        TokenError::MissingClaim(match claim.as_str() {
+                            "exp" => "exp",
+                            "iss" => "iss",
+                            "aud" => "aud",
+                            _ => "sub",
+                        })
+                    }
+                    ErrorKind::InvalidAlgorithm => TokenError::Algorithm,
+                    _ => TokenError::Malformed,
+                }
+            })?;
         let claims = data.claims;
         if claims.iat.is_none() {
             return Err(TokenError::MissingClaim("iat"));
@@ -258,7 +266,11 @@ fn unreadable_header(token: &str) -> TokenError {
     let alg = token
         .split('.')
         .next()
-        .and_then(|part| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).ok())
+        .and_then(|part| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .ok()
+        })
         .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
         .and_then(|header| header.get("alg").cloned());
     match alg {
@@ -342,7 +354,10 @@ mod tests {
             nbf: Some(t + 600),
             ..user.clone()
         };
-        assert_eq!(verifier.verify(&sign(&future)), Err(TokenError::NotYetValid));
+        assert_eq!(
+            verifier.verify(&sign(&future)),
+            Err(TokenError::NotYetValid)
+        );
         let wrong_iss = Claims {
             iss: Some("http://evil.test".to_owned()),
             ..user.clone()
@@ -352,22 +367,37 @@ mod tests {
             jti: None,
             ..user.clone()
         };
-        assert_eq!(verifier.verify(&sign(&no_jti)), Err(TokenError::MissingClaim("jti")));
-        assert_eq!(verifier.verify(&other.sign(&user).unwrap()), Err(TokenError::UnknownKid));
+        assert_eq!(
+            verifier.verify(&sign(&no_jti)),
+            Err(TokenError::MissingClaim("jti"))
+        );
+        assert_eq!(
+            verifier.verify(&other.sign(&user).unwrap()),
+            Err(TokenError::UnknownKid)
+        );
 
         let token = sign(&user);
         let (head, rest) = token.split_once('.').unwrap();
         let (body, _sig) = rest.split_once('.').unwrap();
-        assert_eq!(verifier.verify(&format!("{head}.{body}.")), Err(TokenError::Signature));
+        assert_eq!(
+            verifier.verify(&format!("{head}.{body}.")),
+            Err(TokenError::Signature)
+        );
         let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0"; // {"alg":"none","typ":"at+jwt"}
-        assert_eq!(verifier.verify(&format!("{none_header}.{body}.")), Err(TokenError::Algorithm));
+        assert_eq!(
+            verifier.verify(&format!("{none_header}.{body}.")),
+            Err(TokenError::Algorithm)
+        );
         assert_eq!(verifier.verify("garbage"), Err(TokenError::Malformed));
     }
 
     #[test]
     fn a_missing_key_file_is_a_clear_error() {
         let error = SigningKey::from_file(Path::new("/nonexistent/key.pem")).unwrap_err();
-        assert!(error.to_string().contains("/nonexistent/key.pem"), "{error}");
+        assert!(
+            error.to_string().contains("/nonexistent/key.pem"),
+            "{error}"
+        );
         let error = SigningKey::from_pem(b"not a key").unwrap_err();
         assert!(error.to_string().contains("openssl genpkey"), "{error}");
     }

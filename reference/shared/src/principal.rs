@@ -15,7 +15,7 @@ pub enum Principal {
         /// The user's email, when the token carries it.
         email: Option<String>,
     },
-    /// An OAuth client acting for itself (client_credentials).
+    /// An OAuth client acting for itself (`client_credentials`).
     Service {
         /// The client's id (the token's `sub` and `client_id`).
         client_id: ClientId,
@@ -71,7 +71,10 @@ impl Principal {
         if claims.scope.is_some() {
             return Err(PrincipalError::Ambiguous);
         }
-        let sub = claims.sub.as_deref().ok_or(PrincipalError::BadUserSubject)?;
+        let sub = claims
+            .sub
+            .as_deref()
+            .ok_or(PrincipalError::BadUserSubject)?;
         let id = Uuid::parse_str(sub).map_err(|_| PrincipalError::BadUserSubject)?;
         // `parse_str` also takes braces, `urn:uuid:`, upper case and no
         // hyphens; the contract's user ids have exactly one spelling.
@@ -174,7 +177,8 @@ mod tests {
     #[test]
     fn the_seeds_user_token_is_a_user() {
         let id = Uuid::parse_str("4c52f4f6-6afe-4203-8761-9d30f0382695").unwrap();
-        let principal = Principal::from_claims(&Claims::user(id, "alice.admin@example.com", &ISSUE));
+        let principal =
+            Principal::from_claims(&Claims::user(id, "alice.admin@example.com", &ISSUE));
         assert_eq!(
             principal,
             Ok(Principal::User {
@@ -198,27 +202,42 @@ mod tests {
             client_id: user.sub.clone(),
             ..user.clone()
         };
-        assert_eq!(Principal::from_claims(&forged_client), Err(PrincipalError::Ambiguous));
+        assert_eq!(
+            Principal::from_claims(&forged_client),
+            Err(PrincipalError::Ambiguous)
+        );
         let forged_scope = Claims {
             scope: Some("groups:read".to_owned()),
             ..user.clone()
         };
-        assert_eq!(Principal::from_claims(&forged_scope), Err(PrincipalError::Ambiguous));
+        assert_eq!(
+            Principal::from_claims(&forged_scope),
+            Err(PrincipalError::Ambiguous)
+        );
         let mismatch = Claims {
             sub: Some("other".to_owned()),
             ..service_claims("chat-api-service", "groups:read")
         };
-        assert_eq!(Principal::from_claims(&mismatch), Err(PrincipalError::SubjectMismatch));
+        assert_eq!(
+            Principal::from_claims(&mismatch),
+            Err(PrincipalError::SubjectMismatch)
+        );
         let untyped = Claims {
             token_type: None,
             ..user.clone()
         };
-        assert_eq!(Principal::from_claims(&untyped), Err(PrincipalError::Unclassifiable));
+        assert_eq!(
+            Principal::from_claims(&untyped),
+            Err(PrincipalError::Unclassifiable)
+        );
         let upper = Claims {
             sub: user.sub.as_deref().map(str::to_uppercase),
             ..user
         };
-        assert_eq!(Principal::from_claims(&upper), Err(PrincipalError::BadUserSubject));
+        assert_eq!(
+            Principal::from_claims(&upper),
+            Err(PrincipalError::BadUserSubject)
+        );
     }
 
     /// Client ids as a generator of trouble would write them: UUIDs in every
@@ -227,7 +246,8 @@ mod tests {
         let uuid = any::<u128>().prop_map(Uuid::from_u128);
         prop_oneof![
             uuid.clone().prop_map(|u| u.hyphenated().to_string()),
-            uuid.clone().prop_map(|u| u.hyphenated().to_string().to_uppercase()),
+            uuid.clone()
+                .prop_map(|u| u.hyphenated().to_string().to_uppercase()),
             uuid.clone().prop_map(|u| u.braced().to_string()),
             uuid.clone().prop_map(|u| u.urn().to_string()),
             uuid.prop_map(|u| u.simple().to_string()),
@@ -246,7 +266,7 @@ mod tests {
             scope in proptest::option::of(".*"),
             email in proptest::option::of(".*"),
         ) {
-            let _ = Principal::from_claims(&Claims { sub, client_id, token_type, scope, email, ..Claims::default() });
+            let _ = Principal::from_claims(&Claims { sub, email, token_type, client_id, scope, ..Claims::default() });
         }
 
         #[test]

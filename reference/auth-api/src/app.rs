@@ -1,0 +1,92 @@
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use reference_shared::SigningKey;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::routes::router;
+use crate::seed::Seed;
+use crate::state::{AppState, TokenSettings};
+use crate::store;
+
+/// A built auth-api, bound to its port and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Loads the key, opens the store (applying migrations), seeds it and
+    /// binds the listener. Every failure says what to fix.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let key = SigningKey::from_file(&config.signing_key)?;
+        let store = match &config.database_url {
+            Some(url) => store::connect(url).await,
+            None => store::connect("sqlite::memory:").await,
+        }
+        .context("opening the database")?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        let address = listener.local_addr()?;
+        let issuer = config
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let state = AppState::new(
+            store,
+            key,
+            TokenSettings {
+                issuer,
+                audience: config.audience.clone(),
+                user_ttl: config.user_token_ttl,
+                service_ttl: config.service_token_ttl,
+            },
+            config.admin_token.clone(),
+        );
+        if let Some(path) = &config.seed {
+            Seed::load(path)?.apply(&state).await?;
+        }
+        Ok(Self { listener, state })
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.address().port()
+    }
+
+    /// Its base URL, `http://host:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address())
+    }
+
+    /// The shared state, e.g. to wrap the router in a test.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the future `shutdown` completes.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Serves until the process is stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+}

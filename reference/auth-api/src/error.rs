@@ -1,0 +1,258 @@
+//! The auth-api's one error type: every failure a handler can meet, each
+//! rendered as the contract's JSON body with its status and headers.
+
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use reference_shared::ErrorBody;
+
+use crate::store::StoreError;
+
+/// Realm named in `WWW-Authenticate` challenges.
+const REALM: &str = "auth-api";
+
+/// Everything that can go wrong in a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `invalid_request`: malformed JSON, a bad id in the path, failed validation.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// 413 `invalid_request`: the body is larger than the service accepts.
+    #[error("the request body is too large")]
+    TooLarge,
+    /// 415 `invalid_request`: a body in a content type the endpoint does not take.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 401 `invalid_token` without an `error` attribute in the challenge: no
+    /// bearer credentials were sent (RFC 6750 §3.1).
+    #[error("this endpoint needs a bearer token")]
+    MissingToken,
+    /// 401 `invalid_token`: the token is malformed, forged, expired, revoked
+    /// or speaks for nobody.
+    #[error("{0}")]
+    InvalidToken(String),
+    /// 401 `invalid_credentials`: wrong email or password, one answer for both.
+    #[error("the email or password is wrong")]
+    InvalidCredentials,
+    /// 403 `insufficient_scope`: a service token without the scope named.
+    #[error("this endpoint needs the {0} scope")]
+    InsufficientScope(&'static str),
+    /// 403 `forbidden`: authenticated, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404 `not_found`.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405 `invalid_request`: the path exists, the method does not.
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+    /// 409 `conflict`.
+    #[error("{0}")]
+    Conflict(String),
+    /// An RFC 6749 §5.2 error from an OAuth endpoint.
+    #[error("{description}")]
+    OAuth {
+        /// The RFC 6749 error code.
+        code: &'static str,
+        /// What went wrong.
+        description: String,
+        /// 400 or 401.
+        status: StatusCode,
+        /// Whether to challenge with `WWW-Authenticate: Basic` (client authentication failed).
+        basic_challenge: bool,
+    },
+    /// 500: a bug or a database failure. Logged; the client learns nothing more.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// An OAuth `invalid_request`.
+    pub fn oauth_request(description: impl Into<String>) -> Self {
+        Self::oauth(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// An OAuth error with this status and code.
+    pub fn oauth(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+        Self::OAuth {
+            code,
+            description: description.into(),
+            status,
+            basic_challenge: false,
+        }
+    }
+
+    /// An OAuth `invalid_client`, 401 with a Basic challenge.
+    pub fn invalid_client() -> Self {
+        Self::OAuth {
+            code: "invalid_client",
+            description: "client authentication failed".to_owned(),
+            status: StatusCode::UNAUTHORIZED,
+            basic_challenge: true,
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request")
+            }
+            Self::MissingToken | Self::InvalidToken(_) => {
+                (StatusCode::UNAUTHORIZED, "invalid_token")
+            }
+            Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            Self::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "invalid_request"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::OAuth { status, code, .. } => (*status, code),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
+        }
+    }
+
+    fn challenge(&self) -> Option<String> {
+        match self {
+            // A 401 always challenges (RFC 9110 §15.5.2); without credentials
+            // the challenge has no error attribute (RFC 6750 §3.1).
+            Self::MissingToken | Self::InvalidCredentials => Some(format!(r#"Bearer realm="{REALM}""#)),
+            Self::InvalidToken(description) => Some(format!(
+                r#"Bearer realm="{REALM}", error="invalid_token", error_description="{}""#,
+                quoted(description)
+            )),
+            Self::InsufficientScope(scope) => Some(format!(
+                r#"Bearer realm="{REALM}", error="insufficient_scope", scope="{scope}""#
+            )),
+            Self::OAuth {
+                basic_challenge: true,
+                ..
+            } => Some(format!(r#"Basic realm="{REALM}", charset="UTF-8""#)),
+            _ => None,
+        }
+    }
+}
+
+/// What may stand inside a quoted-string (RFC 9110 §5.6.4) without escapes.
+fn quoted(text: &str) -> String {
+    text.chars()
+        .filter(|c| *c != '"' && *c != '\\' && (' '..='~').contains(c))
+        .collect()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let description = if let Self::Internal(detail) = &self {
+            tracing::error!(error = %detail, "request failed");
+            "the server failed to handle the request".to_owned()
+        } else {
+            self.to_string()
+        };
+        let challenge = self.challenge();
+        let mut response = (status, axum::Json(ErrorBody::new(code, description))).into_response();
+        let headers = response.headers_mut();
+        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        if matches!(self, Self::OAuth { .. }) {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(message) => Self::Conflict(message.to_owned()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::TooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                Self::UnsupportedMediaType("the body must be application/json".to_owned())
+            }
+            _ => Self::InvalidRequest(rejection.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::InvalidRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::InvalidRequest(rejection.body_text())
+    }
+}
+
+impl From<FormRejection> for ApiError {
+    fn from(rejection: FormRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::TooLarge,
+            _ => Self::oauth_request(rejection.body_text()),
+        }
+    }
+}
+
+/// The safety net under every route: an error response that is not JSON (a
+/// rejection of an extractor this crate does not wrap) becomes the
+/// contract's error body, with the same status.
+pub async fn json_errors_only(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::UNAUTHORIZED => "invalid_token",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::CONFLICT => "conflict",
+        s if s.is_server_error() => "server_error",
+        _ => "invalid_request",
+    };
+    let description = status
+        .canonical_reason()
+        .unwrap_or("the request failed")
+        .to_lowercase();
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let body = serde_json::to_vec(&ErrorBody::new(code, description)).unwrap_or_default();
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// `Json` whose rejections are the contract's errors.
+#[derive(Debug, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `Path` whose rejections are the contract's errors.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);

@@ -1,0 +1,118 @@
+use std::fmt;
+use std::sync::Arc;
+
+use reference_shared::{SigningKey, Verifier};
+
+use crate::store::Store;
+
+/// What every handler shares, built once at start-up.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Box<dyn Store>,
+    key: SigningKey,
+    verifier: Verifier,
+    tokens: TokenSettings,
+    admin_token: Option<Secret>,
+    dummy_password_hash: String,
+}
+
+/// Issuer, audience and lifetimes of the tokens this service issues.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// `iss`, and the base of the metadata's URLs.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+    /// User token lifetime in seconds.
+    pub user_ttl: i64,
+    /// Service token lifetime in seconds.
+    pub service_ttl: i64,
+}
+
+/// A string that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
+}
+
+impl AppState {
+    /// The state for a store, a key and token settings.
+    pub fn new(
+        store: Box<dyn Store>,
+        key: SigningKey,
+        tokens: TokenSettings,
+        admin_token: Option<Secret>,
+    ) -> Self {
+        let verifier = Verifier::new(&key.jwks(), &tokens.issuer, &tokens.audience);
+        let dummy_password_hash = crate::password::hash(&uuid::Uuid::new_v4().to_string());
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                key,
+                verifier,
+                tokens,
+                admin_token,
+                dummy_password_hash,
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    /// The signing key.
+    pub fn key(&self) -> &SigningKey {
+        &self.inner.key
+    }
+
+    /// The verifier for this service's own tokens.
+    pub fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
+    }
+
+    /// Token settings.
+    pub fn tokens(&self) -> &TokenSettings {
+        &self.inner.tokens
+    }
+
+    /// The admin token, when one is configured.
+    pub fn admin_token(&self) -> Option<&Secret> {
+        self.inner.admin_token.as_ref()
+    }
+
+    /// A hash to verify against when the email is unknown, so that a wrong
+    /// email costs as long as a wrong password.
+    pub fn dummy_password_hash(&self) -> &str {
+        &self.inner.dummy_password_hash
+    }
+}

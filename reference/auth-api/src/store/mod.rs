@@ -1,0 +1,186 @@
+//! Storage behind one small trait per aggregate. Handlers see `dyn Store`
+//! and never which database answers.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; the text says which, for the client.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// The database failed; details are logged, never shown to a client.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A user as stored.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    /// Server-chosen id.
+    pub id: Uuid,
+    /// Lower-cased email.
+    pub email: String,
+    /// The argon2id PHC string.
+    pub password_hash: String,
+    /// When the account was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An OAuth client as stored: its secret only as a SHA-256 digest.
+#[derive(Debug, Clone)]
+pub struct ClientRecord {
+    /// The client's id.
+    pub client_id: String,
+    /// SHA-256 of the secret.
+    pub secret_sha256: Vec<u8>,
+    /// Space-separated scopes the client may ask for.
+    pub scopes: String,
+    /// When the client was registered.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A group, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Group {
+    /// Server-chosen id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// The organisation it belongs to; the chat-api stamps it on messages.
+    pub org_id: Uuid,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A member's role in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Made the group; may add and remove members.
+    Owner,
+    /// Belongs to the group.
+    Member,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Member => "member",
+        }
+    }
+
+    fn from_db(value: &str) -> Self {
+        if value == "owner" {
+            Self::Owner
+        } else {
+            Self::Member
+        }
+    }
+}
+
+/// A group member, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    /// The user's id.
+    pub user_id: Uuid,
+    /// The user's email.
+    pub email: String,
+    /// Owner or member.
+    pub role: Role,
+    /// When the user joined.
+    pub joined_at: DateTime<Utc>,
+}
+
+/// Whether adding a member made a new membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Added {
+    /// The user was not a member before.
+    New(Member),
+    /// The user already was a member; nothing changed.
+    Existing(Member),
+}
+
+/// The current time at the precision both databases keep, so that a value
+/// returned on creation equals the value read back later.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// User accounts.
+#[async_trait]
+pub trait Users {
+    /// Stores a new user; a taken email is a [`StoreError::Conflict`].
+    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    /// The user with this (lower-cased) email.
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// The user with this id.
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError>;
+}
+
+/// OAuth clients.
+#[async_trait]
+pub trait Clients {
+    /// Stores a new client; an id that is taken by a client, or equal to a
+    /// user's id, is a [`StoreError::Conflict`].
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    /// The client with this id.
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+}
+
+/// Groups and their members.
+#[async_trait]
+pub trait Groups {
+    /// Stores a new group with its creator as owner.
+    async fn insert_group(&self, group: &Group, owner: Uuid) -> Result<(), StoreError>;
+    /// The group with this id.
+    async fn group(&self, id: Uuid) -> Result<Option<Group>, StoreError>;
+    /// The group's members by `joined_at`, then `user_id`.
+    async fn members(&self, group: Uuid) -> Result<Vec<Member>, StoreError>;
+    /// One member of a group.
+    async fn member(&self, group: Uuid, user: Uuid) -> Result<Option<Member>, StoreError>;
+    /// Adds a member (idempotent).
+    async fn add_member(&self, group: Uuid, user: Uuid, role: Role) -> Result<Added, StoreError>;
+    /// Removes a member; false when the user was not one.
+    async fn remove_member(&self, group: Uuid, user: Uuid) -> Result<bool, StoreError>;
+}
+
+/// Revoked token ids.
+#[async_trait]
+pub trait Revocations {
+    /// Records a revoked `jti` until the token would have expired anyway.
+    async fn revoke(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Whether a `jti` was revoked.
+    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+}
+
+/// Everything the auth-api stores.
+#[async_trait]
+pub trait Store: Users + Clients + Groups + Revocations + Send + Sync {
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the store a URL names: `postgres://…` or `sqlite:…` (a file, or
+/// `sqlite::memory:`). Applies migrations.
+pub async fn connect(url: &str) -> Result<Box<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Box::new(PostgresStore::connect(url).await?))
+    } else {
+        Ok(Box::new(SqliteStore::connect(url).await?))
+    }
+}

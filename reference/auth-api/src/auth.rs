@@ -3,7 +3,8 @@
 //! a person only, [`Admin`] the operator's admin token.
 
 use axum::extract::FromRequestParts;
-use axum::http::{HeaderMap, header, request::Parts};
+use axum::http::request::Parts;
+use reference_shared::http::bearer;
 use reference_shared::{Principal, TokenError};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -25,37 +26,6 @@ pub struct User {
 /// The operator, by the configured admin token.
 #[derive(Debug, Clone, Copy)]
 pub struct Admin;
-
-/// The bearer token of a request, if it sent one. More than one
-/// `Authorization` header is a malformed request (RFC 6750 §3.1).
-pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(ApiError::InvalidRequest(
-            "send one Authorization header, not several".to_owned(),
-        ));
-    }
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::InvalidToken("the Authorization header is not ASCII".to_owned()))?;
-    match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-            let token = token.trim();
-            if token.is_empty() {
-                Err(ApiError::InvalidToken(
-                    "the bearer token is empty".to_owned(),
-                ))
-            } else {
-                Ok(Some(token))
-            }
-        }
-        // Credentials of another scheme are no bearer credentials.
-        _ => Ok(None),
-    }
-}
 
 /// Verifies a token of this service's own: signature, claims, revocation,
 /// and the Principal rule.

@@ -1,7 +1,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::state::Secret;
+use reference_shared::Secret;
 
 /// The auth-api's configuration, from flags or the environment.
 #[derive(Debug, Clone, clap::Parser)]

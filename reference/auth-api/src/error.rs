@@ -5,6 +5,7 @@ use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, Quer
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use reference_shared::ErrorBody;
+use reference_shared::http::{BearerError, quoted};
 
 use crate::store::StoreError;
 
@@ -117,7 +118,9 @@ impl ApiError {
         match self {
             // A 401 always challenges (RFC 9110 §15.5.2); without credentials
             // the challenge has no error attribute (RFC 6750 §3.1).
-            Self::MissingToken | Self::InvalidCredentials => Some(format!(r#"Bearer realm="{REALM}""#)),
+            Self::MissingToken | Self::InvalidCredentials => {
+                Some(format!(r#"Bearer realm="{REALM}""#))
+            }
             Self::InvalidToken(description) => Some(format!(
                 r#"Bearer realm="{REALM}", error="invalid_token", error_description="{}""#,
                 quoted(description)
@@ -132,13 +135,6 @@ impl ApiError {
             _ => None,
         }
     }
-}
-
-/// What may stand inside a quoted-string (RFC 9110 §5.6.4) without escapes.
-fn quoted(text: &str) -> String {
-    text.chars()
-        .filter(|c| *c != '"' && *c != '\\' && (' '..='~').contains(c))
-        .collect()
 }
 
 impl IntoResponse for ApiError {
@@ -161,6 +157,15 @@ impl IntoResponse for ApiError {
             headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         }
         response
+    }
+}
+
+impl From<BearerError> for ApiError {
+    fn from(error: BearerError) -> Self {
+        match error {
+            BearerError::Several => Self::InvalidRequest(error.to_string()),
+            BearerError::Malformed(_) => Self::InvalidToken(error.to_string()),
+        }
     }
 }
 
@@ -204,41 +209,6 @@ impl From<FormRejection> for ApiError {
             _ => Self::oauth_request(rejection.body_text()),
         }
     }
-}
-
-/// The safety net under every route: an error response that is not JSON (a
-/// rejection of an extractor this crate does not wrap) becomes the
-/// contract's error body, with the same status.
-pub async fn json_errors_only(response: Response) -> Response {
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
-        return response;
-    }
-    let code = match status {
-        StatusCode::UNAUTHORIZED => "invalid_token",
-        StatusCode::FORBIDDEN => "forbidden",
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::CONFLICT => "conflict",
-        s if s.is_server_error() => "server_error",
-        _ => "invalid_request",
-    };
-    let description = status
-        .canonical_reason()
-        .unwrap_or("the request failed")
-        .to_lowercase();
-    let (mut parts, _) = response.into_parts();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    let body = serde_json::to_vec(&ErrorBody::new(code, description)).unwrap_or_default();
-    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// `Json` whose rejections are the contract's errors.

@@ -1,7 +1,6 @@
-use std::fmt;
 use std::sync::Arc;
 
-use reference_shared::{SigningKey, Verifier};
+use reference_shared::{Secret, SigningKey, Verifier};
 
 use crate::store::Store;
 
@@ -31,36 +30,6 @@ pub struct TokenSettings {
     pub user_ttl: i64,
     /// Service token lifetime in seconds.
     pub service_ttl: i64,
-}
-
-/// A string that never prints.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self::new(s))
-    }
 }
 
 impl AppState {

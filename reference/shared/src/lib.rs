@@ -10,15 +10,22 @@
 //! - `keys`: the Ed25519 signing key, its JWK and `kid`, and the verifier
 //!   that pins algorithm, `typ`, issuer, audience and lifetime.
 //! - `error_body`: the contract's one error body.
+//! - `secret`: [`Secret`], a string that never prints.
+//! - `http` (feature `http`): bearer credentials, the request log line and
+//!   the JSON-errors safety net both services mount.
 
 mod claims;
 mod error_body;
+#[cfg(feature = "http")]
+pub mod http;
 mod keys;
 mod principal;
 mod scope;
+mod secret;
 
 pub use claims::{ACCESS_TOKEN_TYPE, Audience, Claims, Issue};
 pub use error_body::ErrorBody;
 pub use keys::{AT_JWT, Jwks, KeyError, SigningKey, TokenError, Verifier};
 pub use principal::{ClientId, ClientIdError, Principal, PrincipalError};
 pub use scope::{GROUPS_READ, Scope, ScopeError, Scopes};
+pub use secret::Secret;

@@ -6,13 +6,12 @@ mod health;
 mod oauth;
 mod users;
 
-use std::time::Duration;
-
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
+use reference_shared::http::{json_errors_only, log_requests};
 use reference_shared::{Claims, Issue};
 
 use crate::error::ApiError;
@@ -57,25 +56,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("no such endpoint".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::map_response(crate::error::json_errors_only))
+        .layer(middleware::map_response(json_errors_only))
         .layer(middleware::from_fn(log_requests))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::Internal("a handler panicked".to_owned()).into_response()
         }))
         .with_state(state)
-}
-
-/// One line per request: method, path without the query (which may hold
-/// what a client should not have sent), status and time. Never headers or
-/// bodies, which hold credentials.
-async fn log_requests(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    let elapsed: Duration = started.elapsed();
-    tracing::info!(%method, %path, status = response.status().as_u16(), elapsed_ms = elapsed.as_millis(), "request");
-    response
 }
 
 /// The common claims of a token issued now.

@@ -1,0 +1,147 @@
+//! HTTP pieces both services use the same way (feature `http`): the bearer
+//! credentials of a request, the request log line, and the safety net that
+//! turns any error response that is not JSON into the contract's body.
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::ErrorBody;
+
+/// What is wrong with a request's `Authorization` header.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BearerError {
+    /// More than one `Authorization` header (RFC 6750 §3.1: `invalid_request`).
+    #[error("send one Authorization header, not several")]
+    Several,
+    /// A header that is not ASCII, or `Bearer` with nothing after it
+    /// (`invalid_token`).
+    #[error("{0}")]
+    Malformed(&'static str),
+}
+
+/// The bearer token of a request, `None` when it sent no bearer credentials
+/// (no header, or credentials of another scheme).
+pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, BearerError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(BearerError::Several);
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| BearerError::Malformed("the Authorization header is not ASCII"))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            let token = token.trim();
+            if token.is_empty() {
+                Err(BearerError::Malformed("the bearer token is empty"))
+            } else {
+                Ok(Some(token))
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Makes a text safe inside a quoted-string of a challenge (RFC 9110 §5.6.4).
+pub fn quoted(text: &str) -> String {
+    text.chars()
+        .filter(|c| *c != '"' && *c != '\\' && (' '..='~').contains(c))
+        .collect()
+}
+
+/// One log line per request: method, path without the query (which may
+/// hold what a client should not have sent), status and time. Never headers
+/// or bodies, which hold credentials.
+pub async fn log_requests(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis(),
+        "request"
+    );
+    response
+}
+
+/// The safety net under every route: an error response that is not JSON (a
+/// rejection from an extractor the service does not wrap) becomes the
+/// contract's error body, with the same status and headers.
+#[allow(clippy::unused_async)] // `middleware::map_response` takes an async fn.
+pub async fn json_errors_only(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::UNAUTHORIZED => "invalid_token",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::CONFLICT => "conflict",
+        s if s.is_server_error() => "server_error",
+        _ => "invalid_request",
+    };
+    let description = status
+        .canonical_reason()
+        .unwrap_or("the request failed")
+        .to_lowercase();
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let body = serde_json::to_vec(&ErrorBody::new(code, description)).unwrap_or_default();
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&[u8]]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append(header::AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn reads_bearer_credentials_and_nothing_else() {
+        assert_eq!(bearer(&headers(&[b"Bearer abc"])), Ok(Some("abc")));
+        assert_eq!(bearer(&headers(&[b"bearer  abc "])), Ok(Some("abc")));
+        assert_eq!(bearer(&headers(&[b"Basic abc"])), Ok(None));
+        assert_eq!(bearer(&headers(&[])), Ok(None));
+        assert_eq!(
+            bearer(&headers(&[b"Bearer a", b"Bearer b"])),
+            Err(BearerError::Several)
+        );
+        assert!(matches!(
+            bearer(&headers(&[b"Bearer "])),
+            Err(BearerError::Malformed(_))
+        ));
+        assert!(matches!(
+            bearer(&headers(&[b"Bearer \xe9"])),
+            Err(BearerError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn quoting_drops_what_would_break_the_header() {
+        assert_eq!(quoted("a \"b\" \\c\n"), "a b c");
+    }
+}

@@ -17,7 +17,6 @@
 //! - `store`: storage traits and the PostgreSQL and SQLite backends.
 //! - `seed`: creating fixture accounts at start-up.
 //! - `state`: what the handlers share.
-//! - `telemetry`: tracing set-up.
 
 mod app;
 mod auth;
@@ -29,7 +28,6 @@ mod routes;
 mod seed;
 mod state;
 pub mod store;
-mod telemetry;
 
 pub use app::Application;
 pub use config::Config;
@@ -38,4 +36,3 @@ pub use reference_shared::Secret;
 pub use routes::router;
 pub use seed::{Seed, SeedError};
 pub use state::{AppState, TokenSettings};
-pub use telemetry::init_tracing;

@@ -4,7 +4,7 @@ use clap::Parser as _;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    auth_api::init_tracing();
+    reference_shared::http::init_tracing();
     let config = auth_api::Config::parse();
     let app = auth_api::Application::build(config).await?;
     tracing::info!(url = %app.url(), "auth-api listening");

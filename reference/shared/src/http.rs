@@ -1,6 +1,7 @@
 //! HTTP pieces both services use the same way (feature `http`): the bearer
-//! credentials of a request, the request log line, and the safety net that
-//! turns any error response that is not JSON into the contract's body.
+//! credentials of a request, logging and the request log line, and the
+//! safety net that turns any error response that is not JSON into the
+//! contract's body.
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -8,6 +9,16 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::ErrorBody;
+
+/// Logs to standard error, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
 
 /// What is wrong with a request's `Authorization` header.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

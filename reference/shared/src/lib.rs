@@ -11,6 +11,7 @@
 //!   that pins algorithm, `typ`, issuer, audience and lifetime.
 //! - `error_body`: the contract's one error body.
 //! - `secret`: [`Secret`], a string that never prints.
+//! - `time`: how the APIs write timestamps.
 //! - `http` (feature `http`): bearer credentials, the request log line and
 //!   the JSON-errors safety net both services mount.
 
@@ -22,6 +23,7 @@ mod keys;
 mod principal;
 mod scope;
 mod secret;
+pub mod time;
 
 pub use claims::{ACCESS_TOKEN_TYPE, Audience, Claims, Issue};
 pub use error_body::ErrorBody;

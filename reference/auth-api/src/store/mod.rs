@@ -63,6 +63,7 @@ pub struct Group {
     /// The organisation it belongs to; the chat-api stamps it on messages.
     pub org_id: Uuid,
     /// When it was made.
+    #[serde(serialize_with = "reference_shared::time::micros")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -103,6 +104,7 @@ pub struct Member {
     /// Owner or member.
     pub role: Role,
     /// When the user joined.
+    #[serde(serialize_with = "reference_shared::time::micros")]
     pub joined_at: DateTime<Utc>,
 }
 

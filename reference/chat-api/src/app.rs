@@ -1,0 +1,82 @@
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::keys::KeyCache;
+use crate::routes::router;
+use crate::state::AppState;
+use crate::store::{Messages, MongoStore, SqliteStore};
+use crate::upstream::AuthClient;
+
+/// A built chat-api, bound to its port and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the store and binds the listener. The auth-api is not called
+    /// until the first request: the chat-api starts while it is down and
+    /// answers 503 until it is up.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store: Box<dyn Messages> = match &config.mongo_uri {
+            Some(uri) => Box::new(
+                MongoStore::connect(uri, &config.mongo_database)
+                    .await
+                    .context("opening MongoDB")?,
+            ),
+            None => Box::new(
+                SqliteStore::connect(&config.sqlite_url)
+                    .await
+                    .context("opening SQLite")?,
+            ),
+        };
+        let auth = AuthClient::new(
+            &config.auth_url,
+            &config.client_id,
+            config.client_secret.clone(),
+            config.upstream_timeout(),
+        );
+        let issuer = config
+            .issuer
+            .clone()
+            .unwrap_or_else(|| auth.base().to_owned());
+        let keys = KeyCache::new(&issuer, &config.audience);
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        Ok(Self {
+            listener,
+            state: AppState::new(store, auth, keys),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Its base URL, `http://host:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address())
+    }
+
+    /// Serves until the future `shutdown` completes.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Serves until the process is stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+}

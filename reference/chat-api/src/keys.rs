@@ -1,0 +1,82 @@
+//! The auth-api's keys, cached: fetched on first use, and again when a token
+//! names a `kid` the cache does not hold, at most once a minute.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reference_shared::{Claims, TokenError, Verifier};
+use tokio::sync::{Mutex, RwLock};
+
+use crate::upstream::{AuthClient, UpstreamError};
+
+/// How often an unknown `kid` may trigger a refresh.
+const REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Why a user token could not be verified.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The token is invalid.
+    #[error("{0}")]
+    Token(#[from] TokenError),
+    /// The keys could not be fetched.
+    #[error("{0}")]
+    Upstream(#[from] UpstreamError),
+}
+
+/// The cached verifier.
+#[derive(Debug)]
+pub struct KeyCache {
+    issuer: String,
+    audience: String,
+    verifier: RwLock<Option<Arc<Verifier>>>,
+    last_fetch: Mutex<Option<Instant>>,
+}
+
+impl KeyCache {
+    /// An empty cache for tokens of this issuer and audience.
+    pub fn new(issuer: &str, audience: &str) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            verifier: RwLock::new(None),
+            last_fetch: Mutex::new(None),
+        }
+    }
+
+    /// Verifies a token, fetching keys first when the cache is empty or the
+    /// token's `kid` is unknown and the last fetch is a minute old.
+    pub async fn verify(&self, auth: &AuthClient, token: &str) -> Result<Claims, VerifyError> {
+        let kid = Verifier::kid_of(token);
+        let current = self.verifier.read().await.clone();
+        let verifier = match current {
+            Some(v) if kid.as_deref().is_none_or(|k| v.knows(k)) => v,
+            stale => self.refresh(auth, stale).await?,
+        };
+        Ok(verifier.verify(token)?)
+    }
+
+    async fn refresh(
+        &self,
+        auth: &AuthClient,
+        stale: Option<Arc<Verifier>>,
+    ) -> Result<Arc<Verifier>, UpstreamError> {
+        let mut last_fetch = self.last_fetch.lock().await;
+        // Another caller may have refreshed while this one waited.
+        if let Some(current) = self.verifier.read().await.clone()
+            && !stale.as_ref().is_some_and(|s| Arc::ptr_eq(s, &current))
+        {
+            return Ok(current);
+        }
+        if let (Some(stale), Some(at)) = (&stale, *last_fetch)
+            && at.elapsed() < REFRESH_INTERVAL
+        {
+            return Ok(stale.clone());
+        }
+        let jwks = auth.jwks().await?;
+        *last_fetch = Some(Instant::now());
+        let verifier = Arc::new(Verifier::new(&jwks, &self.issuer, &self.audience));
+        *self.verifier.write().await = Some(verifier.clone());
+        tracing::info!("fetched the auth-api's keys");
+        Ok(verifier)
+    }
+}

@@ -1,0 +1,151 @@
+//! Message storage behind one trait; handlers never know which database
+//! answers.
+
+mod mongo;
+mod sqlite;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+pub use mongo::MongoStore;
+pub use sqlite::SqliteStore;
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed; details are logged, never shown to a client.
+    #[error("database: {0}")]
+    Database(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e.to_string())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Self::Database(e.to_string())
+    }
+}
+
+impl From<mongodb::error::Error> for StoreError {
+    fn from(e: mongodb::error::Error) -> Self {
+        Self::Database(e.to_string())
+    }
+}
+
+/// A stored message, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// Its id.
+    pub id: Uuid,
+    /// The group it was sent to.
+    pub group_id: Uuid,
+    /// The user who sent it (the token's `sub`).
+    pub sender_id: Uuid,
+    /// The group's organisation, from the auth-api.
+    pub org_id: String,
+    /// The trimmed text.
+    pub content: String,
+    /// When it was stored, at millisecond precision.
+    #[serde(serialize_with = "reference_shared::time::millis")]
+    pub created_at: DateTime<Utc>,
+    /// SHA-256 (hex) of what the first request with this message's
+    /// `Idempotency-Key` asked for.
+    #[serde(skip)]
+    pub request_sha256: Option<String>,
+}
+
+/// Whether an insert stored something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored.
+    New,
+    /// A message with this id exists (an `Idempotency-Key` seen before); here it is.
+    Exists(Box<Message>),
+}
+
+/// Where a page of messages starts: strictly older than this message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// The last message's time, in milliseconds.
+    pub created_at_ms: i64,
+    /// The last message's id, breaking ties between messages of one millisecond.
+    pub id: Uuid,
+}
+
+impl Cursor {
+    /// The cursor after this message.
+    pub fn after(message: &Message) -> Self {
+        Self {
+            created_at_ms: message.created_at.timestamp_millis(),
+            id: message.id,
+        }
+    }
+
+    /// The opaque text clients pass back.
+    pub fn encode(&self) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{}:{}", self.created_at_ms, self.id))
+    }
+
+    /// Parses a cursor a client passed back.
+    pub fn decode(text: &str) -> Option<Self> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (ms, id) = text.split_once(':')?;
+        Some(Self {
+            created_at_ms: ms.parse().ok()?,
+            id: Uuid::parse_str(id).ok()?,
+        })
+    }
+}
+
+/// Messages.
+#[async_trait]
+pub trait Messages: Send + Sync {
+    /// Stores a message unless one with its id exists (atomic: two racing
+    /// inserts of one id store one message).
+    async fn insert(&self, message: &Message) -> Result<Inserted, StoreError>;
+    /// One message by id.
+    async fn get(&self, id: Uuid) -> Result<Option<Message>, StoreError>;
+    /// A group's messages, newest first, older than `before`, at most `limit`.
+    async fn page(
+        &self,
+        group: Uuid,
+        limit: u32,
+        before: Option<Cursor>,
+    ) -> Result<Vec<Message>, StoreError>;
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The current time at the precision every backend keeps (MongoDB's
+/// milliseconds), so that what a 201 shows is what a later read shows.
+pub fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_else(Utc::now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cursor;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let cursor = Cursor {
+            created_at_ms: 1_795_981_783_123,
+            id: uuid::Uuid::new_v4(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        for bad in ["", "!!", "bm9wZQ", "MTIzOm5vdC1hLXV1aWQ"] {
+            assert_eq!(Cursor::decode(bad), None, "{bad}");
+        }
+    }
+}

@@ -80,7 +80,18 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, router(self.state))
+        self.run_wrapped(|router, _| router, shutdown).await
+    }
+
+    /// Serves the router as `wrap` changes it (a test or the harness adding
+    /// a layer around the service) until `shutdown` completes.
+    pub async fn run_wrapped(
+        self,
+        wrap: impl FnOnce(axum::Router, &AppState) -> axum::Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = wrap(router(self.state.clone()), &self.state);
+        axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await
     }

@@ -34,6 +34,12 @@ impl AppState {
         &self.inner.auth
     }
 
+    /// Drops the cached service token, so that the next call to the auth-api
+    /// fetches a new one: after rotating the chat-api's client secret, say.
+    pub async fn forget_service_token(&self) {
+        self.inner.auth.forget_token().await;
+    }
+
     /// The auth-api's keys.
     pub fn keys(&self) -> &KeyCache {
         &self.inner.keys

@@ -164,6 +164,11 @@ impl AuthClient {
         Ok(token.value)
     }
 
+    /// Forgets the cached token, whatever it is.
+    pub async fn forget_token(&self) {
+        *self.token.lock().await = None;
+    }
+
     /// Forgets a token the auth-api refused, unless another caller already
     /// replaced it.
     async fn forget(&self, refused: &str) {

@@ -1,0 +1,261 @@
+//! Holding an answer against a step's expectations.
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::scenario::{Expect, JsonAssert, JsonOp, JsonType, JwtPart, Vars, render, render_value};
+
+/// An answer as the harness keeps it.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Body text.
+    pub text: String,
+    /// Body as JSON, if it is.
+    pub json: Option<Value>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why an answer does not meet its expectations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// What was expected.
+    pub expected: String,
+    /// What came back.
+    pub actual: String,
+}
+
+fn mismatch(expected: impl Into<String>, actual: impl Into<String>) -> Mismatch {
+    Mismatch {
+        expected: expected.into(),
+        actual: actual.into(),
+    }
+}
+
+/// Checks an answer; the first mismatch found, if any.
+pub fn check(expect: &Expect, answer: &Answer, vars: &Vars) -> Result<(), Mismatch> {
+    let render_str = |s: &str| render(s, vars).map_err(|e| mismatch("a renderable expectation", e));
+    if !expect.status.is_empty() && !expect.status.contains(&answer.status) {
+        let wanted: Vec<String> = expect.status.iter().map(u16::to_string).collect();
+        return Err(mismatch(
+            format!("status {}", wanted.join(" or ")),
+            format!("status {}", answer.status),
+        ));
+    }
+    if let Some(code) = &expect.error {
+        let body = answer.json.as_ref().ok_or_else(|| {
+            mismatch(
+                format!("the error body {{\"error\": \"{code}\", …}}"),
+                "a body that is not JSON",
+            )
+        })?;
+        if body["error"] != Value::String(code.clone()) || !body["error_description"].is_string() {
+            return Err(mismatch(
+                format!("the error body {{\"error\": \"{code}\", \"error_description\": \"…\"}}"),
+                body.to_string(),
+            ));
+        }
+    }
+    for (name, value) in &expect.headers {
+        let value = render_str(value)?;
+        match answer.header(name) {
+            Some(actual) if actual == value => {}
+            other => {
+                return Err(mismatch(
+                    format!("header {name}: {value}"),
+                    format!("header {name}: {}", other.unwrap_or("(absent)")),
+                ));
+            }
+        }
+    }
+    for (name, text) in &expect.header_contains {
+        let text = render_str(text)?;
+        match answer.header(name) {
+            Some(actual) if actual.contains(&text) => {}
+            other => {
+                return Err(mismatch(
+                    format!("header {name} containing {text}"),
+                    format!("header {name}: {}", other.unwrap_or("(absent)")),
+                ));
+            }
+        }
+    }
+    for name in &expect.header_absent {
+        if let Some(value) = answer.header(name) {
+            return Err(mismatch(
+                format!("no {name} header"),
+                format!("{name}: {value}"),
+            ));
+        }
+    }
+    if !expect.json.is_empty() || !expect.jwt.is_empty() {
+        let body = answer
+            .json
+            .as_ref()
+            .ok_or_else(|| mismatch("a JSON body", "a body that is not JSON"))?;
+        for assertion in &expect.json {
+            json_check(body, assertion, vars, "")?;
+        }
+        for jwt in &expect.jwt {
+            let at = render_str(&jwt.at)?;
+            let token = body
+                .pointer(&at)
+                .and_then(Value::as_str)
+                .ok_or_else(|| mismatch(format!("a JWT at {at}"), "nothing there"))?;
+            let part = decode_jwt_part(token, jwt.part)
+                .ok_or_else(|| mismatch(format!("a JWT at {at}"), "not a JWT"))?;
+            let label = match jwt.part {
+                JwtPart::Header => format!("JWT header at {at}"),
+                JwtPart::Claims => format!("JWT claims at {at}"),
+            };
+            for assertion in &jwt.checks {
+                json_check(&part, assertion, vars, &label)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A JWT's header or claims, decoded without verification.
+pub fn decode_jwt_part(token: &str, part: JwtPart) -> Option<Value> {
+    let index = match part {
+        JwtPart::Header => 0,
+        JwtPart::Claims => 1,
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').nth(index)?)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn json_check(
+    doc: &Value,
+    assertion: &JsonAssert,
+    vars: &Vars,
+    within: &str,
+) -> Result<(), Mismatch> {
+    let path = render(&assertion.path, vars).map_err(|e| mismatch("a renderable path", e))?;
+    let place = if within.is_empty() {
+        format!("{path:?}")
+    } else {
+        format!("{path:?} of the {within}")
+    };
+    let found = doc.pointer(&path);
+    let show = |v: Option<&Value>| v.map_or_else(|| "(absent)".to_owned(), Value::to_string);
+    match &assertion.op {
+        JsonOp::Equals(expected) => {
+            let expected =
+                render_value(expected, vars).map_err(|e| mismatch("a renderable value", e))?;
+            if found != Some(&expected) {
+                return Err(mismatch(
+                    format!("{place} = {expected}"),
+                    format!("{place} = {}", show(found)),
+                ));
+            }
+        }
+        JsonOp::NotEquals(unexpected) => {
+            let unexpected =
+                render_value(unexpected, vars).map_err(|e| mismatch("a renderable value", e))?;
+            if found == Some(&unexpected) {
+                return Err(mismatch(
+                    format!("{place} ≠ {unexpected}"),
+                    format!("{place} = {unexpected}"),
+                ));
+            }
+        }
+        JsonOp::Type(kind) => {
+            if !found.is_some_and(|v| has_type(v, *kind)) {
+                return Err(mismatch(
+                    format!("{place} of type {kind:?}"),
+                    format!("{place} = {}", show(found)),
+                ));
+            }
+        }
+        JsonOp::Absent => {
+            if let Some(v) = found {
+                return Err(mismatch(format!("no {place}"), format!("{place} = {v}")));
+            }
+        }
+        JsonOp::Present => {
+            if found.is_none() {
+                return Err(mismatch(format!("{place} present"), "(absent)"));
+            }
+        }
+        JsonOp::Contains(text) => {
+            let text = render(text, vars).map_err(|e| mismatch("a renderable value", e))?;
+            if !found
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.contains(&text))
+            {
+                return Err(mismatch(
+                    format!("{place} containing {text:?}"),
+                    format!("{place} = {}", show(found)),
+                ));
+            }
+        }
+        JsonOp::Item(fields) => {
+            let fields = render_value(&Value::Object(fields.clone()), vars)
+                .map_err(|e| mismatch("a renderable value", e))?;
+            let wanted = fields.as_object().cloned().unwrap_or_default();
+            let has = found.and_then(Value::as_array).is_some_and(|items| {
+                items
+                    .iter()
+                    .any(|item| wanted.iter().all(|(k, v)| item.get(k) == Some(v)))
+            });
+            if !has {
+                return Err(mismatch(
+                    format!("{place} holding an item with {fields}"),
+                    format!("{place} = {}", show(found)),
+                ));
+            }
+        }
+        JsonOp::Length(n) => {
+            let len = found.and_then(|v| {
+                v.as_array()
+                    .map(Vec::len)
+                    .or_else(|| v.as_str().map(|s| s.chars().count()))
+            });
+            if len != Some(*n) {
+                return Err(mismatch(
+                    format!("{place} of length {n}"),
+                    format!("{place} = {}", show(found)),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn has_type(value: &Value, kind: JsonType) -> bool {
+    match kind {
+        JsonType::String => value.is_string(),
+        JsonType::Number => value.is_number(),
+        JsonType::Integer => value.is_i64() || value.is_u64(),
+        JsonType::Boolean => value.is_boolean(),
+        JsonType::Array => value.is_array(),
+        JsonType::Object => value.is_object(),
+        JsonType::Null => value.is_null(),
+        JsonType::Uuid => value
+            .as_str()
+            .and_then(|s| {
+                uuid::Uuid::parse_str(s)
+                    .ok()
+                    .filter(|u| u.hyphenated().to_string() == s)
+            })
+            .is_some(),
+        JsonType::Timestamp => value
+            .as_str()
+            .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
+    }
+}

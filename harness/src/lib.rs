@@ -1,0 +1,47 @@
+//! `conformance`: replays the auth-api / chat-api contract against any
+//! implementation (the bundled reference, or a team's deployment) and says
+//! which check failed, where, and how to reproduce it.
+//!
+//! # Layout
+//! - `scenario`: the scenario format (model, parser, templates); no I/O
+//!   beyond reading the files.
+//! - `target`: what is checked, and its configuration file.
+//! - `provision`: the harness's users, group and clients on the target.
+//! - `stack`: the reference stack started in-process, with optional faults.
+//! - `observe`: the recorder between the chat-api and the auth-api.
+//! - `runner`: runs scenarios and decides each check.
+//! - `expect`: holding an answer against a step's expectations.
+//! - `outcome`: [`CheckOutcome`] and [`RunReport`]: failed checks are data.
+//! - `redact`: secrets out of every report.
+//! - `report`: terminal, JSON and JUnit output.
+//! - `error`: [`HarnessError`]: what makes the harness itself fail (exit 2).
+
+mod error;
+mod expect;
+mod observe;
+mod outcome;
+mod provision;
+mod redact;
+pub mod report;
+mod runner;
+pub mod scenario;
+mod stack;
+mod target;
+
+pub use error::HarnessError;
+pub use observe::{Hop, Observer};
+pub use outcome::{CheckOutcome, RunReport, Status, Summary};
+pub use runner::{RunOptions, check_ids, run};
+pub use stack::{AuthFault, ChatFault, ReferenceStack, StackOptions, StoreChoice, dev_key_path};
+pub use target::{ConfigFile, Target};
+
+/// The scenarios that come with the harness, relative to the current
+/// folder when it holds them (so that reports name `scenarios/core/…`).
+pub fn bundled_scenarios() -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let dir = dir.canonicalize().unwrap_or(dir);
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| dir.strip_prefix(cwd).ok().map(std::path::Path::to_path_buf))
+        .unwrap_or(dir)
+}

@@ -1,0 +1,209 @@
+//! The `conformance` command line: `run`, `serve`, `list`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use conformance::scenario::{Level, load_dir};
+use conformance::{
+    ConfigFile, HarnessError, ReferenceStack, RunOptions, StackOptions, StoreChoice, Target, report,
+};
+use reference_shared::Secret;
+
+#[derive(Parser)]
+#[command(
+    name = "conformance",
+    version,
+    about = "Checks an auth-api / chat-api pair against the contract"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the scenarios. With no target, against the reference stack started in-process.
+    Run(Box<RunArgs>),
+    /// Runs the reference stack (seeded with fixtures/seed.json) until Ctrl-C, for manual use.
+    Serve {
+        /// Where the reference stack keeps its data.
+        #[arg(long, value_enum, default_value = "embedded")]
+        store: StoreChoice,
+    },
+    /// Lists the checks the scenarios make.
+    List {
+        /// The scenario folder.
+        #[arg(long, default_value_os_t = conformance::bundled_scenarios())]
+        scenarios: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The auth-api of an external deployment.
+    #[arg(long, requires = "chat_url", conflicts_with = "config")]
+    auth_url: Option<String>,
+    /// The chat-api of an external deployment.
+    #[arg(long, requires = "auth_url", conflicts_with = "config")]
+    chat_url: Option<String>,
+    /// The external auth-api's admin token (or `CONFORMANCE_ADMIN_TOKEN`).
+    #[arg(long, env = "CONFORMANCE_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// A configuration file for an external deployment (fixtures/conformance.example.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The reference stack's stores, when no target is given.
+    #[arg(long, value_enum, default_value = "embedded")]
+    store: StoreChoice,
+    /// The level that gates the exit code: strict for the reference, core for an external target.
+    #[arg(long)]
+    level: Option<String>,
+    /// Only checks whose id starts with this (repeatable).
+    #[arg(long)]
+    only: Vec<String>,
+    /// Only scenarios with this tag (repeatable).
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Scenarios run at once.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+    /// Write the JSON report here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the JUnit XML report here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// The scenario folder.
+    #[arg(long, default_value_os_t = conformance::bundled_scenarios())]
+    scenarios: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(*args).await,
+        Command::Serve { store } => serve(store).await,
+        Command::List { scenarios } => list(&scenarios),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("conformance: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> Result<u8, HarnessError> {
+    let scenarios = load_dir(&args.scenarios)?;
+    let external = args.auth_url.is_some() || args.config.is_some();
+    let level = match args.level.as_deref() {
+        Some(l) => Level::parse(l)
+            .ok_or_else(|| HarnessError::Config(format!("--level is core or strict, not {l:?}")))?,
+        None if external => Level::Core,
+        None => Level::Strict,
+    };
+    let mut _stack = None;
+    let target = if let Some(path) = &args.config {
+        let mut file = ConfigFile::load(path)?;
+        if file.admin_token.is_none() {
+            file.admin_token.clone_from(&args.admin_token);
+        }
+        file.into_target()?
+    } else if let (Some(auth_url), Some(chat_url)) = (&args.auth_url, &args.chat_url) {
+        let admin_token = args.admin_token.clone().ok_or_else(|| {
+            HarnessError::Config(
+                "an external target needs --admin-token, or --config with [accounts]".to_owned(),
+            )
+        })?;
+        Target {
+            auth_url: auth_url.trim_end_matches('/').to_owned(),
+            chat_url: chat_url.trim_end_matches('/').to_owned(),
+            admin_token: Some(Secret::new(admin_token)),
+            accounts: None,
+            observer: None,
+            faulty_group: None,
+        }
+    } else {
+        eprintln!(
+            "conformance: starting the reference stack ({:?} store)",
+            args.store
+        );
+        let stack = ReferenceStack::start(StackOptions {
+            store: Some(args.store),
+            ..StackOptions::default()
+        })
+        .await?;
+        let target = stack.target.clone();
+        _stack = Some(stack);
+        target
+    };
+    let options = RunOptions {
+        gate: level,
+        only: args.only,
+        tags: args.tag,
+        jobs: args.jobs,
+    };
+    let total = scenarios
+        .iter()
+        .flat_map(|s| {
+            s.checks().filter(|c| {
+                (options.only.is_empty()
+                    || options.only.iter().any(|p| c.id.starts_with(p.as_str())))
+                    && (options.tags.is_empty() || s.tags.iter().any(|t| options.tags.contains(t)))
+            })
+        })
+        .count();
+    let progress = report::Progress::new(total);
+    let report = conformance::run(&scenarios, &target, &options, &|outcome| {
+        progress.check_done(outcome);
+    })
+    .await?;
+    print!("{}", report::summary_line(&report));
+    if let Some(path) = &args.json {
+        report::write_json(&report, path)
+            .map_err(|e| HarnessError::Config(format!("{}: {e}", path.display())))?;
+    }
+    if let Some(path) = &args.junit {
+        report::write_junit(&report, path)
+            .map_err(|e| HarnessError::Config(format!("{}: {e}", path.display())))?;
+    }
+    Ok(u8::try_from(report.exit_code()).unwrap_or(1))
+}
+
+async fn serve(store: StoreChoice) -> Result<u8, HarnessError> {
+    let seed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/seed.json");
+    let stack = ReferenceStack::start(StackOptions {
+        store: Some(store),
+        seed: Some(seed.clone()),
+        chat_client: Some((
+            "chat-api-service".to_owned(),
+            "dev-chat-api-secret".to_owned(),
+        )),
+        ..StackOptions::default()
+    })
+    .await?;
+    let target = &stack.target;
+    println!("auth-api: {}", target.auth_url);
+    println!("chat-api: {}", target.chat_url);
+    if let Some(admin) = &target.admin_token {
+        println!("admin token: {}", admin.expose());
+    }
+    println!(
+        "accounts: {} (development fixtures; see README)",
+        seed.display()
+    );
+    println!("Ctrl-C stops both.");
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(0)
+}
+
+fn list(dir: &std::path::Path) -> Result<u8, HarnessError> {
+    let scenarios = load_dir(dir)?;
+    for (id, level) in conformance::check_ids(&scenarios) {
+        println!("{level:6} {id}");
+    }
+    Ok(0)
+}

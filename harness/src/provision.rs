@@ -1,0 +1,308 @@
+//! The harness's accounts on the target: made through the admin and group
+//! endpoints when the target offers them (fresh names each run, so runs can
+//! repeat against a shared deployment), else read from the configuration.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use reference_shared::Secret;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::error::HarnessError;
+use crate::redact::Secrets;
+use crate::scenario::Vars;
+use crate::target::{AccountsConfig, Target};
+
+/// A user the harness can log in as.
+#[derive(Debug, Clone)]
+pub struct UserAccount {
+    /// Id.
+    pub id: String,
+    /// Email.
+    pub email: String,
+    /// Password.
+    pub password: Secret,
+}
+
+/// A client the harness can authenticate as.
+#[derive(Debug, Clone)]
+pub struct ClientAccount {
+    /// Client id.
+    pub id: String,
+    /// Client secret.
+    pub secret: Secret,
+}
+
+/// Everything the scenarios refer to.
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    /// `alice` (member) and `bob` (not).
+    pub users: BTreeMap<String, UserAccount>,
+    /// `reader` (`groups:read`), `blind` (nothing), maybe `uuid_client`.
+    pub clients: BTreeMap<String, ClientAccount>,
+    /// The group's id.
+    pub group_id: String,
+    /// The group's `org_id`.
+    pub org_id: String,
+    /// This run's id.
+    pub run: String,
+}
+
+impl Accounts {
+    /// The scenario variables these accounts define.
+    pub fn vars(&self) -> Vars {
+        let mut vars = Vars::new();
+        vars.insert("run".to_owned(), self.run.clone());
+        for (name, user) in &self.users {
+            vars.insert(format!("{name}.id"), user.id.clone());
+            vars.insert(format!("{name}.email"), user.email.clone());
+            vars.insert(
+                format!("{name}.password"),
+                user.password.expose().to_owned(),
+            );
+        }
+        for (name, client) in &self.clients {
+            vars.insert(format!("{name}.id"), client.id.clone());
+        }
+        vars.insert("group.id".to_owned(), self.group_id.clone());
+        vars.insert("group.org_id".to_owned(), self.org_id.clone());
+        vars.insert("text.4000".to_owned(), "x".repeat(4000));
+        vars.insert("text.4001".to_owned(), "x".repeat(4001));
+        vars
+    }
+}
+
+fn provision_error(what: &str, detail: impl std::fmt::Display) -> HarnessError {
+    HarnessError::Provision(format!("{what}: {detail}"))
+}
+
+async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: &str,
+    body: &Value,
+    what: &str,
+) -> Result<Value, HarnessError> {
+    let response = http
+        .post(url)
+        .bearer_auth(bearer)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| provision_error(what, e.without_url()))?;
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        Ok(answer)
+    } else {
+        Err(provision_error(what, format!("{status} {answer}")))
+    }
+}
+
+/// Logs in and returns the token.
+pub async fn login(
+    http: &reqwest::Client,
+    auth_url: &str,
+    email: &str,
+    password: &str,
+) -> Result<String, String> {
+    let response = http
+        .post(format!("{auth_url}/auth/login"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    body["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("logging in as {email} answered {status}"))
+}
+
+/// Makes the accounts (admin token) or reads them (configuration), and
+/// registers every secret with `secrets`.
+pub async fn accounts(
+    http: &reqwest::Client,
+    target: &Target,
+    secrets: &Secrets,
+) -> Result<Accounts, HarnessError> {
+    let run = Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let accounts = match (&target.admin_token, &target.accounts) {
+        (Some(admin), _) => {
+            secrets.add(admin.expose(), "$ADMIN_TOKEN");
+            provision(http, target, admin, run).await?
+        }
+        (None, Some(config)) => from_config(http, target, config, run).await?,
+        (None, None) => {
+            return Err(HarnessError::Config(
+                "no admin token and no accounts: the harness has no one to act as".to_owned(),
+            ));
+        }
+    };
+    for (name, user) in &accounts.users {
+        secrets.add(
+            user.password.expose(),
+            &format!("${}_PASSWORD", name.to_uppercase()),
+        );
+    }
+    for (name, client) in &accounts.clients {
+        secrets.add(
+            client.secret.expose(),
+            &format!("${}_SECRET", name.to_uppercase()),
+        );
+    }
+    Ok(accounts)
+}
+
+async fn provision(
+    http: &reqwest::Client,
+    target: &Target,
+    admin: &Secret,
+    run: String,
+) -> Result<Accounts, HarnessError> {
+    let auth = &target.auth_url;
+    let mut users = BTreeMap::new();
+    for name in ["alice", "bob"] {
+        let email = format!("{name}-{run}@conformance.test");
+        let password = format!("pw-{}", Uuid::new_v4().simple());
+        let made = post_json(
+            http,
+            &format!("{auth}/admin/users"),
+            admin.expose(),
+            &json!({ "email": email, "password": password }),
+            &format!("creating user {name}"),
+        )
+        .await?;
+        let id = made["id"]
+            .as_str()
+            .ok_or_else(|| provision_error("creating a user", &made))?
+            .to_owned();
+        users.insert(
+            name.to_owned(),
+            UserAccount {
+                id,
+                email,
+                password: Secret::new(password),
+            },
+        );
+    }
+    let alice = &users["alice"];
+    let alice_token = login(http, auth, &alice.email, alice.password.expose())
+        .await
+        .map_err(|e| provision_error("logging in as alice", e))?;
+    let org_id = Uuid::new_v4().to_string();
+    let group = post_json(
+        http,
+        &format!("{auth}/api/auth/groups"),
+        &alice_token,
+        &json!({ "name": format!("conformance-{run}"), "org_id": org_id }),
+        "creating the group",
+    )
+    .await?;
+    let group_id = group["id"]
+        .as_str()
+        .ok_or_else(|| provision_error("creating the group", &group))?
+        .to_owned();
+    let mut clients = BTreeMap::new();
+    for (name, id, scopes) in [
+        (
+            "reader",
+            format!("conformance-reader-{run}"),
+            json!(["groups:read"]),
+        ),
+        ("blind", format!("conformance-blind-{run}"), json!([])),
+        (
+            "uuid_client",
+            Uuid::new_v4().to_string(),
+            json!(["groups:read"]),
+        ),
+    ] {
+        let made = post_json(
+            http,
+            &format!("{auth}/admin/clients"),
+            admin.expose(),
+            &json!({ "client_id": id, "scopes": scopes }),
+            &format!("creating client {name}"),
+        )
+        .await?;
+        let secret = made["client_secret"].as_str().ok_or_else(|| {
+            provision_error("creating a client", "no client_secret in the answer")
+        })?;
+        clients.insert(
+            name.to_owned(),
+            ClientAccount {
+                id,
+                secret: Secret::new(secret),
+            },
+        );
+    }
+    Ok(Accounts {
+        users,
+        clients,
+        group_id,
+        org_id,
+        run,
+    })
+}
+
+/// The `sub` of a token, read without verifying it.
+fn subject(token: &str) -> Option<String> {
+    let claims = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims)
+        .ok()?;
+    let value: Value = serde_json::from_slice(&bytes).ok()?;
+    value["sub"].as_str().map(str::to_owned)
+}
+
+async fn from_config(
+    http: &reqwest::Client,
+    target: &Target,
+    config: &AccountsConfig,
+    run: String,
+) -> Result<Accounts, HarnessError> {
+    let mut users = BTreeMap::new();
+    for (name, user) in [("alice", &config.alice), ("bob", &config.bob)] {
+        let token = login(http, &target.auth_url, &user.email, &user.password)
+            .await
+            .map_err(|e| {
+                provision_error(&format!("logging in as {name} from the configuration"), e)
+            })?;
+        let id =
+            subject(&token).ok_or_else(|| provision_error(name, "the login token has no sub"))?;
+        users.insert(
+            name.to_owned(),
+            UserAccount {
+                id,
+                email: user.email.clone(),
+                password: Secret::new(&user.password),
+            },
+        );
+    }
+    let mut clients = BTreeMap::new();
+    let listed = [
+        ("reader", Some(&config.reader)),
+        ("blind", Some(&config.blind)),
+        ("uuid_client", config.uuid_client.as_ref()),
+    ];
+    for (name, client) in listed {
+        if let Some(client) = client {
+            clients.insert(
+                name.to_owned(),
+                ClientAccount {
+                    id: client.client_id.clone(),
+                    secret: Secret::new(&client.client_secret),
+                },
+            );
+        }
+    }
+    Ok(Accounts {
+        users,
+        clients,
+        group_id: config.group.id.clone(),
+        org_id: config.group.org_id.clone(),
+        run,
+    })
+}

@@ -1,0 +1,101 @@
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::outcome::{CheckOutcome, RunReport, Status};
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 cannot carry most control characters at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+/// The report as JUnit XML: one test suite per scenario, one test case per
+/// check, named by the check's id.
+pub fn junit_xml(report: &RunReport) -> String {
+    let mut suites: BTreeMap<&str, Vec<&CheckOutcome>> = BTreeMap::new();
+    for check in &report.checks {
+        suites
+            .entry(check.scenario.as_str())
+            .or_default()
+            .push(check);
+    }
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        xml,
+        "<testsuites name=\"conformance\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{}\">",
+        report.checks.len(),
+        report.summary.failed,
+        report.summary.skipped,
+        seconds(report.duration_ms)
+    );
+    for (file, checks) in suites {
+        let failures = checks.iter().filter(|c| c.status == Status::Failed).count();
+        let skipped = checks
+            .iter()
+            .filter(|c| c.status == Status::Skipped)
+            .count();
+        let time: u64 = checks.iter().map(|c| c.duration_ms).sum();
+        let _ = writeln!(
+            xml,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{}\">",
+            escape(&checks[0].scenario_id),
+            checks.len(),
+            seconds(time)
+        );
+        for check in checks {
+            let _ = write!(
+                xml,
+                "    <testcase classname=\"{}.{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{}\"",
+                check.level,
+                escape(&check.scenario_id),
+                escape(&check.id),
+                escape(file),
+                check.line,
+                seconds(check.duration_ms)
+            );
+            match check.status {
+                Status::Passed => xml.push_str("/>\n"),
+                Status::Skipped => {
+                    let _ = write!(
+                        xml,
+                        ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                        escape(&check.message)
+                    );
+                }
+                Status::Failed => {
+                    let _ = write!(
+                        xml,
+                        ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
+                        escape(&check.message),
+                        check.level,
+                        escape(&super::failure_details(check))
+                    );
+                }
+            }
+        }
+        xml.push_str("  </testsuite>\n");
+    }
+    xml.push_str("</testsuites>\n");
+    xml
+}
+
+/// Writes the JUnit XML report.
+pub fn write_junit(report: &RunReport, path: &Path) -> std::io::Result<()> {
+    std::fs::write(path, junit_xml(report))
+}

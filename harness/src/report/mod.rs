@@ -1,0 +1,9 @@
+//! What a run tells people and machines: terminal lines, JSON, JUnit XML.
+
+mod json;
+mod junit;
+mod terminal;
+
+pub use json::write_json;
+pub use junit::{junit_xml, write_junit};
+pub use terminal::{Progress, failure_details, summary_line};

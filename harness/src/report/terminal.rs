@@ -1,0 +1,120 @@
+use std::fmt::Write as _;
+use std::io::{IsTerminal as _, Write as _};
+use std::sync::Mutex;
+
+use crate::outcome::{CheckOutcome, RunReport, Status};
+
+/// Progress while checks finish: a line that rewrites itself on a
+/// terminal, one plain line per check otherwise (CI logs).
+pub struct Progress {
+    terminal: bool,
+    total: usize,
+    state: Mutex<(usize, usize)>,
+}
+
+impl Progress {
+    /// Progress over `total` checks, on standard error.
+    pub fn new(total: usize) -> Self {
+        Self {
+            terminal: std::io::stderr().is_terminal(),
+            total,
+            state: Mutex::new((0, 0)),
+        }
+    }
+
+    /// Records one finished check.
+    pub fn check_done(&self, outcome: &CheckOutcome) {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.0 += 1;
+        if outcome.status == Status::Failed {
+            state.1 += 1;
+        }
+        let mut err = std::io::stderr().lock();
+        if self.terminal {
+            let width = 30;
+            let filled = (state.0 * width).checked_div(self.total).unwrap_or(width);
+            let _ = write!(
+                err,
+                "\r[{}{}] {}/{} checks, {} failed  ",
+                "#".repeat(filled),
+                " ".repeat(width - filled.min(width)),
+                state.0,
+                self.total,
+                state.1
+            );
+            if state.0 == self.total {
+                let _ = writeln!(err);
+            }
+        } else {
+            let mark = match outcome.status {
+                Status::Passed => "pass",
+                Status::Failed => "FAIL",
+                Status::Skipped => "skip",
+            };
+            let _ = writeln!(err, "{mark} {} ({})", outcome.id, outcome.level);
+        }
+    }
+}
+
+/// Everything needed to understand and reproduce a failed check.
+pub fn failure_details(check: &CheckOutcome) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "{}:{}: step \"{}\"",
+        check.scenario, check.line, check.step
+    );
+    if let (Some(expected), Some(actual)) = (&check.expected, &check.actual) {
+        let _ = writeln!(text, "  expected: {expected}");
+        let _ = writeln!(text, "  actual:   {actual}");
+    } else {
+        let _ = writeln!(text, "  {}", check.message);
+    }
+    if let Some(request) = &check.request {
+        let _ = writeln!(text, "  request:  {request}");
+    }
+    if let Some(response) = &check.response {
+        let mut lines = response.lines();
+        let _ = writeln!(text, "  response: {}", lines.next().unwrap_or_default());
+        for line in lines {
+            let _ = writeln!(text, "            {line}");
+        }
+    }
+    if let Some(curl) = &check.curl {
+        let _ = writeln!(text, "  reproduce: {curl}");
+    }
+    text
+}
+
+/// The closing lines: failures in detail, then the counts.
+pub fn summary_line(report: &RunReport) -> String {
+    let mut text = String::new();
+    for check in report.checks.iter().filter(|c| c.status == Status::Failed) {
+        let gated = if check.level <= report.gate {
+            ""
+        } else {
+            " (not gated)"
+        };
+        let _ = writeln!(text, "\nFAILED {} [{}]{gated}", check.id, check.level);
+        text.push_str(&failure_details(check));
+    }
+    let _ = writeln!(
+        text,
+        "\nconformance: {} passed, {} failed, {} skipped in {:.1} s (gate: {}; {} gated failure(s))",
+        report.summary.passed,
+        report.summary.failed,
+        report.summary.skipped,
+        std::time::Duration::from_millis(report.duration_ms).as_secs_f64(),
+        report.gate,
+        report.gated_failures
+    );
+    let _ = writeln!(
+        text,
+        "{} passed, {} failed, {} skipped",
+        report.summary.passed, report.summary.failed, report.summary.skipped
+    );
+    text
+}

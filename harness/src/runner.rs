@@ -1,0 +1,641 @@
+//! Runs scenarios against a target and turns every check into a
+//! [`CheckOutcome`].
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use futures::StreamExt as _;
+use tokio::sync::Mutex;
+
+use crate::error::HarnessError;
+use crate::expect::{self, Answer, Mismatch};
+use crate::outcome::{CheckOutcome, RunReport, Status, TargetInfo};
+use crate::provision::{self, Accounts};
+use crate::redact::Secrets;
+use crate::scenario::{Auth, Body, Level, Scenario, Service, Step, Vars, render, render_value};
+use crate::target::Target;
+
+/// Which checks to run and what gates the exit code.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Failed checks at or below this level fail the run.
+    pub gate: Level,
+    /// Run only checks whose id starts with one of these.
+    pub only: Vec<String>,
+    /// Run only scenarios with one of these tags.
+    pub tags: Vec<String>,
+    /// Scenarios run at once.
+    pub jobs: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            gate: Level::Strict,
+            only: Vec::new(),
+            tags: Vec::new(),
+            jobs: 4,
+        }
+    }
+}
+
+impl RunOptions {
+    fn selects(&self, scenario: &Scenario, check_id: &str) -> bool {
+        (self.only.is_empty() || self.only.iter().any(|p| check_id.starts_with(p.as_str())))
+            && (self.tags.is_empty() || scenario.tags.iter().any(|t| self.tags.contains(t)))
+    }
+}
+
+/// How long one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Checks that the target answers at all, within seconds.
+pub async fn preflight(http: &reqwest::Client, target: &Target) -> Result<(), HarnessError> {
+    for (name, url) in [
+        ("auth-api", &target.auth_url),
+        ("chat-api", &target.chat_url),
+    ] {
+        let probe = http
+            .get(format!("{url}/health"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        if let Err(e) = probe {
+            let why = if e.is_timeout() {
+                "no answer within 5 s".to_owned()
+            } else {
+                root_cause(&e)
+            };
+            return Err(HarnessError::Unreachable(format!(
+                "the {name} at {url}: {why}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs the scenarios against the target. `on_check` sees each outcome as
+/// it is decided (for progress output).
+pub async fn run(
+    scenarios: &[Scenario],
+    target: &Target,
+    options: &RunOptions,
+    on_check: &(dyn Fn(&CheckOutcome) + Sync),
+) -> Result<RunReport, HarnessError> {
+    let started = Instant::now();
+    let http = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| HarnessError::Config(e.to_string()))?;
+    preflight(&http, target).await?;
+    let secrets = Arc::new(Secrets::default());
+    let accounts = provision::accounts(&http, target, &secrets).await?;
+    let runner = Runner {
+        http,
+        target: target.clone(),
+        accounts,
+        secrets,
+        tokens: Mutex::new(HashMap::new()),
+    };
+    let selected: Vec<&Scenario> = scenarios
+        .iter()
+        .filter(|s| s.checks().any(|c| options.selects(s, &c.id)))
+        .collect();
+    let mut outcomes: Vec<CheckOutcome> = futures::stream::iter(selected)
+        .map(|scenario| runner.scenario(scenario, options, on_check))
+        .buffer_unordered(options.jobs.max(1))
+        .flat_map(futures::stream::iter)
+        .collect()
+        .await;
+    outcomes.sort_by(|a, b| (a.scenario.as_str(), a.line).cmp(&(b.scenario.as_str(), b.line)));
+    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let info = TargetInfo {
+        auth_url: target.auth_url.clone(),
+        chat_url: target.chat_url.clone(),
+    };
+    Ok(RunReport::new(outcomes, options.gate, info, millis))
+}
+
+struct Runner {
+    http: reqwest::Client,
+    target: Target,
+    accounts: Accounts,
+    secrets: Arc<Secrets>,
+    tokens: Mutex<HashMap<String, String>>,
+}
+
+/// A step that did not go as expected.
+struct Failure {
+    message: String,
+    mismatch: Option<Box<Mismatch>>,
+    trace: Option<Box<Trace>>,
+}
+
+impl Failure {
+    fn plain(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            mismatch: None,
+            trace: None,
+        }
+    }
+}
+
+/// The request and answer of a step, redacted, for reports.
+#[derive(Default, Clone)]
+struct Trace {
+    request: String,
+    response: String,
+    curl: String,
+}
+
+struct Prepared {
+    method: reqwest::Method,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Option<(String, String)>,
+}
+
+impl Runner {
+    async fn scenario(
+        &self,
+        scenario: &Scenario,
+        options: &RunOptions,
+        on_check: &(dyn Fn(&CheckOutcome) + Sync),
+    ) -> Vec<CheckOutcome> {
+        let capabilities = self.target.capabilities();
+        let missing: Vec<&String> = scenario
+            .needs
+            .iter()
+            .filter(|n| !capabilities.contains(n.as_str()))
+            .collect();
+        let mut vars = self.accounts.vars();
+        vars.insert("unknown.uuid".to_owned(), uuid::Uuid::new_v4().to_string());
+        if let Some(admin) = &self.target.admin_token {
+            vars.insert("admin.token".to_owned(), admin.expose().to_owned());
+        }
+        if let Some(group) = self.target.faulty_group {
+            vars.insert("faulty_group.id".to_owned(), group.to_string());
+        }
+        let started = Instant::now();
+        let mut blocked: Option<String> = None;
+        let mut outcomes = Vec::new();
+        for step in &scenario.steps {
+            let selected = step
+                .check
+                .as_ref()
+                .filter(|c| options.selects(scenario, &c.id));
+            let step_started = Instant::now();
+            let result = if !missing.is_empty() {
+                let needs: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+                Err((
+                    Status::Skipped,
+                    Failure::plain(format!(
+                        "needs {}, which this target does not offer",
+                        needs.join(", ")
+                    )),
+                ))
+            } else if let Some(reason) = &blocked {
+                Err((
+                    Status::Failed,
+                    Failure::plain(format!("not reached: {reason}")),
+                ))
+            } else {
+                self.step(step, &mut vars, started)
+                    .await
+                    .map_err(|f| (Status::Failed, f))
+            };
+            if step.check.is_none()
+                && let Err((Status::Failed, failure)) = &result
+                && blocked.is_none()
+            {
+                blocked = Some(format!(
+                    "the set-up step \"{}\" (line {}) failed: {}",
+                    step.name, step.line, failure.message
+                ));
+            }
+            let Some(check) = selected else { continue };
+            let (status, message, mismatch, trace) = match result {
+                Ok(trace) => (Status::Passed, "as expected".to_owned(), None, Some(trace)),
+                Err((status, failure)) => (
+                    status,
+                    failure.message,
+                    failure.mismatch.map(|m| *m),
+                    failure.trace.map(|t| *t),
+                ),
+            };
+            let outcome = CheckOutcome {
+                id: check.id.clone(),
+                level: check.level,
+                status,
+                scenario: scenario.file.display().to_string(),
+                scenario_id: scenario.id.clone(),
+                step: step.name.clone(),
+                line: step.line,
+                message: self.secrets.redact(&message),
+                expected: mismatch.as_ref().map(|m| self.secrets.redact(&m.expected)),
+                actual: mismatch.as_ref().map(|m| self.secrets.redact(&m.actual)),
+                request: trace.as_ref().map(|t| t.request.clone()),
+                response: trace
+                    .as_ref()
+                    .filter(|_| status == Status::Failed)
+                    .map(|t| t.response.clone()),
+                curl: trace
+                    .as_ref()
+                    .filter(|_| status == Status::Failed)
+                    .map(|t| t.curl.clone()),
+                duration_ms: u64::try_from(step_started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            };
+            on_check(&outcome);
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+
+    async fn step(
+        &self,
+        step: &Step,
+        vars: &mut Vars,
+        scenario_started: Instant,
+    ) -> Result<Trace, Failure> {
+        let prepared = self.prepare(step, vars).await?;
+        let trace_base = Trace {
+            request: format!("{} {}", prepared.method, self.secrets.redact(&prepared.url)),
+            response: String::new(),
+            curl: curl_line(&prepared, &self.secrets),
+        };
+        let sends = (0..step.request.repeat).map(|_| self.send(&prepared));
+        let answers = futures::future::join_all(sends).await;
+        let mut first: Option<Answer> = None;
+        for answer in answers {
+            let answer = answer.map_err(|e| Failure {
+                message: format!("no answer: {e}"),
+                mismatch: None,
+                trace: Some(Box::new(trace_base.clone())),
+            })?;
+            let trace = Trace {
+                response: self.secrets.redact(&format!(
+                    "{}\n{}",
+                    answer.status,
+                    truncate(&answer.text, 600)
+                )),
+                ..trace_base.clone()
+            };
+            if let Err(mismatch) = expect::check(&step.expect, &answer, vars) {
+                return Err(Failure {
+                    message: format!("expected {}, got {}", mismatch.expected, mismatch.actual),
+                    mismatch: Some(Box::new(mismatch)),
+                    trace: Some(Box::new(trace)),
+                });
+            }
+            first.get_or_insert(answer);
+        }
+        let answer = first.expect("repeat is at least 1");
+        let trace = Trace {
+            response: self.secrets.redact(&format!(
+                "{}\n{}",
+                answer.status,
+                truncate(&answer.text, 600)
+            )),
+            ..trace_base
+        };
+        for (name, pointer) in &step.capture {
+            let value = answer
+                .json
+                .as_ref()
+                .and_then(|j| j.pointer(pointer))
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .ok_or_else(|| Failure {
+                    message: format!("nothing at {pointer} to capture as {name}"),
+                    mismatch: None,
+                    trace: Some(Box::new(trace.clone())),
+                })?;
+            vars.insert(name.clone(), value);
+        }
+        if let Some(observe) = &step.observe {
+            let observer = self.target.observer.as_ref().ok_or_else(|| {
+                Failure::plain("this step observes calls, and nothing records them here")
+            })?;
+            let count = observer.count_since(scenario_started, &observe.method, &observe.path);
+            if count > observe.at_most {
+                let mismatch = Mismatch {
+                    expected: format!(
+                        "at most {} {} {} from the chat-api to the auth-api",
+                        observe.at_most, observe.method, observe.path
+                    ),
+                    actual: format!("{count} calls"),
+                };
+                return Err(Failure {
+                    message: format!("expected {}, got {}", mismatch.expected, mismatch.actual),
+                    mismatch: Some(Box::new(mismatch)),
+                    trace: Some(Box::new(trace)),
+                });
+            }
+        }
+        Ok(trace)
+    }
+
+    async fn prepare(&self, step: &Step, vars: &Vars) -> Result<Prepared, Failure> {
+        let rendered = |s: &str| {
+            render(s, vars).map_err(|e| Failure::plain(format!("cannot build the request: {e}")))
+        };
+        let request = &step.request;
+        let base = match request.service {
+            Service::Auth => &self.target.auth_url,
+            Service::Chat => &self.target.chat_url,
+        };
+        let url = format!("{base}{}", rendered(&request.path)?);
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| Failure::plain(format!("{} is no HTTP method", request.method)))?;
+        let mut headers: Vec<(String, String)> = Vec::new();
+        let mut form_extra: Vec<(String, String)> = Vec::new();
+        match &step.auth {
+            Auth::Anonymous => {}
+            Auth::User(name) => headers.push((
+                "Authorization".to_owned(),
+                format!("Bearer {}", self.user_token(name).await?),
+            )),
+            Auth::Service { client, scope } => {
+                let token = self.service_token(client, scope.as_deref()).await?;
+                headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
+            }
+            Auth::Basic(name) => headers.push(("Authorization".to_owned(), self.basic(name)?)),
+            Auth::Form(name) => {
+                let client = self.client(name)?;
+                form_extra.push(("client_id".to_owned(), client.id.clone()));
+                form_extra.push((
+                    "client_secret".to_owned(),
+                    client.secret.expose().to_owned(),
+                ));
+            }
+            Auth::Bearer(token) => headers.push((
+                "Authorization".to_owned(),
+                format!("Bearer {}", rendered(token)?),
+            )),
+        }
+        for (name, value) in &request.headers {
+            headers.push((name.clone(), rendered(value)?));
+        }
+        let body = match &request.body {
+            Body::Empty if form_extra.is_empty() => None,
+            Body::Empty => Some((
+                "application/x-www-form-urlencoded".to_owned(),
+                form_encode(&form_extra),
+            )),
+            Body::Json(value) => {
+                let value = render_value(value, vars)
+                    .map_err(|e| Failure::plain(format!("cannot build the request: {e}")))?;
+                Some(("application/json".to_owned(), value.to_string()))
+            }
+            Body::Form(pairs) => {
+                let mut all = pairs
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), rendered(v)?)))
+                    .collect::<Result<Vec<_>, Failure>>()?;
+                all.extend(form_extra);
+                Some((
+                    "application/x-www-form-urlencoded".to_owned(),
+                    form_encode(&all),
+                ))
+            }
+            Body::Raw { content_type, text } => {
+                Some((content_type.clone().unwrap_or_default(), rendered(text)?))
+            }
+        };
+        Ok(Prepared {
+            method,
+            url,
+            headers,
+            body,
+        })
+    }
+
+    async fn send(&self, prepared: &Prepared) -> Result<Answer, String> {
+        let mut request = self.http.request(prepared.method.clone(), &prepared.url);
+        for (name, value) in &prepared.headers {
+            request = request.header(name, value);
+        }
+        if let Some((content_type, body)) = &prepared.body {
+            if !content_type.is_empty()
+                && !prepared
+                    .headers
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            {
+                request = request.header("content-type", content_type);
+            }
+            request = request.body(body.clone());
+        }
+        let response = request.send().await.map_err(|e| root_cause(&e))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        let json = serde_json::from_str(&text).ok();
+        Ok(Answer {
+            status,
+            headers,
+            text,
+            json,
+        })
+    }
+
+    fn client(&self, name: &str) -> Result<&provision::ClientAccount, Failure> {
+        self.accounts
+            .clients
+            .get(name)
+            .ok_or_else(|| Failure::plain(format!("no client {name} among the accounts")))
+    }
+
+    fn basic(&self, name: &str) -> Result<String, Failure> {
+        let client = self.client(name)?;
+        let pair = format!(
+            "{}:{}",
+            form_component(&client.id),
+            form_component(client.secret.expose())
+        );
+        let value = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        );
+        self.secrets
+            .add(&value, &format!("Basic ${}_BASIC", name.to_uppercase()));
+        Ok(value)
+    }
+
+    async fn user_token(&self, name: &str) -> Result<String, Failure> {
+        let key = format!("user:{name}");
+        let mut tokens = self.tokens.lock().await;
+        if let Some(token) = tokens.get(&key) {
+            return Ok(token.clone());
+        }
+        let user = self
+            .accounts
+            .users
+            .get(name)
+            .ok_or_else(|| Failure::plain(format!("no user {name} among the accounts")))?;
+        let token = provision::login(
+            &self.http,
+            &self.target.auth_url,
+            &user.email,
+            user.password.expose(),
+        )
+        .await
+        .map_err(|e| Failure::plain(format!("cannot log in as {name}: {e}")))?;
+        self.secrets
+            .add(&token, &format!("${}_TOKEN", name.to_uppercase()));
+        tokens.insert(key, token.clone());
+        Ok(token)
+    }
+
+    async fn service_token(&self, name: &str, scope: Option<&str>) -> Result<String, Failure> {
+        let key = format!("client:{name}:{}", scope.unwrap_or(""));
+        let mut tokens = self.tokens.lock().await;
+        if let Some(token) = tokens.get(&key) {
+            return Ok(token.clone());
+        }
+        let mut form = vec![("grant_type".to_owned(), "client_credentials".to_owned())];
+        if let Some(scope) = scope {
+            form.push(("scope".to_owned(), scope.to_owned()));
+        }
+        let response = self
+            .http
+            .post(format!("{}/oauth/token", self.target.auth_url))
+            .header("Authorization", self.basic(name)?)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_encode(&form))
+            .send()
+            .await
+            .map_err(|e| {
+                Failure::plain(format!(
+                    "cannot get a service token for {name}: {}",
+                    e.without_url()
+                ))
+            })?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        let token = body["access_token"]
+            .as_str()
+            .ok_or_else(|| {
+                Failure::plain(format!(
+                    "cannot get a service token for {name}: the token endpoint answered {status}"
+                ))
+            })?
+            .to_owned();
+        self.secrets
+            .add(&token, &format!("${}_TOKEN", name.to_uppercase()));
+        tokens.insert(key, token.clone());
+        Ok(token)
+    }
+}
+
+/// The innermost cause of an error: "Connection refused (os error 111)"
+/// rather than "error sending request".
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// `application/x-www-form-urlencoded` of one component (RFC 6749 App. B).
+fn form_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                char::from(b).to_string()
+            }
+            b' ' => "+".to_owned(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+fn form_encode(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", form_component(k), form_component(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        format!(
+            "{}… ({} bytes)",
+            text.chars().take(max).collect::<String>(),
+            text.len()
+        )
+    }
+}
+
+/// Quotes for a POSIX shell after redacting: single quotes, unless a
+/// `$PLACEHOLDER` must expand, then double quotes.
+fn shell_quote(text: &str, secrets: &Secrets) -> String {
+    let text = secrets.redact(text);
+    if text.contains('$') {
+        let escaped: String = text
+            .chars()
+            .flat_map(|c| match c {
+                '"' | '\\' | '`' => vec!['\\', c],
+                other => vec![other],
+            })
+            .collect();
+        format!("\"{escaped}\"")
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// A curl command that sends the same request; secrets appear as shell
+/// variables (`$ALICE_TOKEN`) for the reader to set.
+fn curl_line(prepared: &Prepared, secrets: &Secrets) -> String {
+    let shell_quote = |text: &str| shell_quote(text, secrets);
+    let mut parts = vec![
+        "curl -sS -i".to_owned(),
+        format!("-X {}", prepared.method),
+        shell_quote(&prepared.url),
+    ];
+    for (name, value) in &prepared.headers {
+        parts.push(format!("-H {}", shell_quote(&format!("{name}: {value}"))));
+    }
+    if let Some((content_type, body)) = &prepared.body {
+        if !content_type.is_empty()
+            && !prepared
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            parts.push(format!(
+                "-H {}",
+                shell_quote(&format!("Content-Type: {content_type}"))
+            ));
+        }
+        parts.push(format!("--data-raw {}", shell_quote(body)));
+    }
+    parts.join(" ")
+}
+
+/// The check ids in these scenarios, for `conformance list`.
+pub fn check_ids(scenarios: &[Scenario]) -> BTreeSet<(String, Level)> {
+    scenarios
+        .iter()
+        .flat_map(|s| s.checks().map(|c| (c.id.clone(), c.level)))
+        .collect()
+}

@@ -1,0 +1,13 @@
+//! The scenario format: the contract as data. A model and its parser, no
+//! I/O beyond reading the files; `scenarios/README.md` documents the format.
+
+mod model;
+mod parse;
+mod template;
+
+pub use model::{
+    Auth, Body, Check, Expect, JsonAssert, JsonOp, JsonType, JwtAssert, JwtPart, Level, Observe,
+    Request, Scenario, Service, Step,
+};
+pub use parse::{ScenarioError, load_dir, parse};
+pub use template::{Vars, render, render_value};

@@ -1,0 +1,279 @@
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// Which gate a check belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// The documented flow and its obvious errors: every implementation passes it.
+    Core,
+    /// RFC conformance and hardening: the reference passes it.
+    Strict,
+}
+
+impl Level {
+    /// Parses `core` or `strict`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "core" => Some(Self::Core),
+            "strict" => Some(Self::Strict),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Core => "core",
+            Self::Strict => "strict",
+        })
+    }
+}
+
+/// One scenario file.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The file it came from, as given to the loader.
+    pub file: PathBuf,
+    /// The scenario's id, e.g. `core.members`.
+    pub id: String,
+    /// A sentence saying what it shows.
+    pub title: String,
+    /// Capabilities the target must have, else the scenario is skipped
+    /// (`admin`, `fault-injection`, `observation`, `uuid-client`).
+    pub needs: Vec<String>,
+    /// Tags, for `--tag`.
+    pub tags: Vec<String>,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+impl Scenario {
+    /// The checks it makes.
+    pub fn checks(&self) -> impl Iterator<Item = &Check> {
+        self.steps.iter().filter_map(|s| s.check.as_ref())
+    }
+}
+
+/// A check a step makes: its stable id and level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// Stable id, e.g. `core.members.service-token`.
+    pub id: String,
+    /// Its level.
+    pub level: Level,
+}
+
+/// One request and what its answer must be.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Line of the step's `[[step]]` header in the file.
+    pub line: usize,
+    /// What the step does, for people.
+    pub name: String,
+    /// The check this step is; a step without one sets up later steps.
+    pub check: Option<Check>,
+    /// Who acts.
+    pub auth: Auth,
+    /// The request.
+    pub request: Request,
+    /// What the answer must be.
+    pub expect: Expect,
+    /// Values to keep for later steps: name → JSON pointer into the body.
+    pub capture: BTreeMap<String, String>,
+    /// A count of observed service-to-service calls to assert after the request.
+    pub observe: Option<Observe>,
+}
+
+/// Who sends a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// No credentials.
+    Anonymous,
+    /// A user's token, from logging in.
+    User(String),
+    /// A client's service token, by `client_credentials` with this scope.
+    Service {
+        /// The client's account name.
+        client: String,
+        /// The scope asked for; `None` asks for none (the default set).
+        scope: Option<String>,
+    },
+    /// A client's credentials by HTTP Basic.
+    Basic(String),
+    /// A client's credentials in the form body.
+    Form(String),
+    /// A literal bearer token (templated).
+    Bearer(String),
+}
+
+/// Which service a request goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    /// The auth-api.
+    Auth,
+    /// The chat-api.
+    Chat,
+}
+
+/// A request, every string templated.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Where it goes.
+    pub service: Service,
+    /// The HTTP method.
+    pub method: String,
+    /// The path and query.
+    pub path: String,
+    /// Extra headers.
+    pub headers: BTreeMap<String, String>,
+    /// The body.
+    pub body: Body,
+    /// Send it this many times at once (load); the expectations hold for each.
+    pub repeat: usize,
+}
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// None.
+    Empty,
+    /// JSON.
+    Json(serde_json::Value),
+    /// `application/x-www-form-urlencoded`.
+    Form(Vec<(String, String)>),
+    /// Raw text with a content type.
+    Raw {
+        /// The `Content-Type`, if any.
+        content_type: Option<String>,
+        /// The text.
+        text: String,
+    },
+}
+
+/// What the answer must be.
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    /// Allowed statuses (empty: any).
+    pub status: Vec<u16>,
+    /// The contract's error body with this code.
+    pub error: Option<String>,
+    /// Headers with exactly this value.
+    pub headers: BTreeMap<String, String>,
+    /// Headers that contain this text.
+    pub header_contains: BTreeMap<String, String>,
+    /// Headers that must be absent.
+    pub header_absent: Vec<String>,
+    /// Assertions on the JSON body.
+    pub json: Vec<JsonAssert>,
+    /// Assertions on JWTs in the body.
+    pub jwt: Vec<JwtAssert>,
+}
+
+/// One assertion on a JSON value at a JSON pointer.
+#[derive(Debug, Clone)]
+pub struct JsonAssert {
+    /// RFC 6901 pointer (templated), `""` for the whole document.
+    pub path: String,
+    /// What must hold there.
+    pub op: JsonOp,
+}
+
+/// What must hold at a path.
+#[derive(Debug, Clone)]
+pub enum JsonOp {
+    /// Equal to this (strings templated).
+    Equals(serde_json::Value),
+    /// Not equal to this.
+    NotEquals(serde_json::Value),
+    /// Of this JSON type.
+    Type(JsonType),
+    /// Absent.
+    Absent,
+    /// Present, any value.
+    Present,
+    /// A string containing this text.
+    Contains(String),
+    /// An array with an object having these fields equal.
+    Item(serde_json::Map<String, serde_json::Value>),
+    /// An array or string of this length.
+    Length(usize),
+}
+
+/// JSON types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    /// A string.
+    String,
+    /// A number.
+    Number,
+    /// An integer.
+    Integer,
+    /// true or false.
+    Boolean,
+    /// An array.
+    Array,
+    /// An object.
+    Object,
+    /// null.
+    Null,
+    /// A lower-case hyphenated UUID string.
+    Uuid,
+    /// An RFC 3339 timestamp string.
+    Timestamp,
+}
+
+impl JsonType {
+    /// Parses a type name.
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "string" => Self::String,
+            "number" => Self::Number,
+            "integer" => Self::Integer,
+            "boolean" => Self::Boolean,
+            "array" => Self::Array,
+            "object" => Self::Object,
+            "null" => Self::Null,
+            "uuid" => Self::Uuid,
+            "timestamp" => Self::Timestamp,
+            _ => return None,
+        })
+    }
+}
+
+/// Assertions on a JWT found in the body.
+#[derive(Debug, Clone)]
+pub struct JwtAssert {
+    /// Pointer to the token string.
+    pub at: String,
+    /// Which part.
+    pub part: JwtPart,
+    /// Assertions on that part.
+    pub checks: Vec<JsonAssert>,
+}
+
+/// A JWT's header or claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtPart {
+    /// The JOSE header.
+    Header,
+    /// The claim set.
+    Claims,
+}
+
+/// Calls between the services that the harness observed since the
+/// scenario began, counted.
+#[derive(Debug, Clone)]
+pub struct Observe {
+    /// The method to count.
+    pub method: String,
+    /// The path to count (exact).
+    pub path: String,
+    /// At most this many.
+    pub at_most: usize,
+}

@@ -1,0 +1,550 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::model::{
+    Auth, Body, Check, Expect, JsonAssert, JsonOp, JsonType, JwtAssert, JwtPart, Level, Observe,
+    Request, Scenario, Service, Step,
+};
+use super::template::names;
+
+/// A scenario file that cannot be used, with where and why.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct ScenarioError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    id: String,
+    title: String,
+    level: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    needs: Vec<String>,
+    step: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: String,
+    check: Option<String>,
+    level: Option<String>,
+    auth: Option<RawAuth>,
+    request: RawRequest,
+    #[serde(default)]
+    expect: RawExpect,
+    #[serde(default)]
+    capture: BTreeMap<String, String>,
+    observe: Option<RawObserve>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    user: Option<String>,
+    service: Option<String>,
+    scope: Option<String>,
+    basic: Option<String>,
+    form: Option<String>,
+    bearer: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    service: String,
+    method: String,
+    path: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    json: Option<toml::Value>,
+    form: Option<toml::Table>,
+    body: Option<String>,
+    content_type: Option<String>,
+    repeat: Option<usize>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    status: Option<toml::Value>,
+    error: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    header_contains: BTreeMap<String, String>,
+    #[serde(default)]
+    header_absent: Vec<String>,
+    #[serde(default)]
+    json: Vec<RawJsonAssert>,
+    #[serde(default)]
+    jwt: Vec<RawJwt>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJsonAssert {
+    path: String,
+    equals: Option<toml::Value>,
+    not_equals: Option<toml::Value>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    absent: Option<bool>,
+    present: Option<bool>,
+    contains: Option<String>,
+    item: Option<toml::Table>,
+    length: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJwt {
+    at: String,
+    #[serde(default)]
+    header: Vec<RawJsonAssert>,
+    #[serde(default)]
+    claims: Vec<RawJsonAssert>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawObserve {
+    method: String,
+    path: String,
+    at_most: usize,
+}
+
+/// The names every scenario may use without capturing them.
+pub const BUILTIN_VARS: &[&str] = &[
+    "run",
+    "alice.id",
+    "alice.email",
+    "alice.password",
+    "bob.id",
+    "bob.email",
+    "bob.password",
+    "group.id",
+    "group.org_id",
+    "reader.id",
+    "blind.id",
+    "uuid_client.id",
+    "unknown.uuid",
+    "faulty_group.id",
+    "admin.token",
+    "text.4000",
+    "text.4001",
+];
+
+/// Reads every `*.toml` under `dir` (recursively), sorted by path. Check ids
+/// must be unique across files.
+pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
+    let mut files = Vec::new();
+    collect(dir, &mut files).map_err(|e| ScenarioError {
+        file: dir.to_owned(),
+        line: 0,
+        message: format!("cannot read the scenarios: {e}"),
+    })?;
+    files.sort();
+    let mut scenarios = Vec::new();
+    let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| ScenarioError {
+            file: file.clone(),
+            line: 0,
+            message: e.to_string(),
+        })?;
+        let scenario = parse(&file, &text)?;
+        for step in &scenario.steps {
+            if let Some(check) = &step.check
+                && let Some(other) = seen.insert(check.id.clone(), file.clone())
+            {
+                return Err(ScenarioError {
+                    file: file.clone(),
+                    line: step.line,
+                    message: format!("check {} is also in {}", check.id, other.display()),
+                });
+            }
+        }
+        scenarios.push(scenario);
+    }
+    Ok(scenarios)
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(&path, files)?;
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Parses one scenario file's text.
+pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let error = |line: usize, message: String| ScenarioError {
+        file: file.to_owned(),
+        line,
+        message,
+    };
+    let raw: RawScenario = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |span| line_of(text, span.start));
+        error(line, e.message().to_owned())
+    })?;
+    let level = Level::parse(&raw.level)
+        .ok_or_else(|| error(1, format!("level is core or strict, not {:?}", raw.level)))?;
+    if raw.step.is_empty() {
+        return Err(error(
+            1,
+            "a scenario needs at least one [[step]]".to_owned(),
+        ));
+    }
+    let mut known: BTreeSet<String> = BUILTIN_VARS.iter().map(|s| (*s).to_owned()).collect();
+    let mut steps = Vec::new();
+    for spanned in raw.step {
+        let line = line_of(text, spanned.span().start);
+        let step =
+            step(spanned.into_inner(), line, level).map_err(|message| error(line, message))?;
+        for name in step_names(&step) {
+            if !known.contains(&name) {
+                return Err(error(
+                    line,
+                    format!("{{{{{name}}}}} is neither built in nor captured by an earlier step"),
+                ));
+            }
+        }
+        known.extend(step.capture.keys().cloned());
+        steps.push(step);
+    }
+    Ok(Scenario {
+        file: file.to_owned(),
+        id: raw.id,
+        title: raw.title,
+        needs: raw.needs,
+        tags: raw.tags,
+        steps,
+    })
+}
+
+fn step(raw: RawStep, line: usize, scenario_level: Level) -> Result<Step, String> {
+    let check = match raw.check {
+        Some(id) => {
+            let level = match raw.level {
+                Some(l) => {
+                    Level::parse(&l).ok_or_else(|| format!("level is core or strict, not {l:?}"))?
+                }
+                None => scenario_level,
+            };
+            Some(Check { id, level })
+        }
+        None => None,
+    };
+    Ok(Step {
+        line,
+        name: raw.name,
+        check,
+        auth: auth(raw.auth)?,
+        request: request(raw.request)?,
+        expect: expect(raw.expect)?,
+        capture: raw.capture,
+        observe: raw.observe.map(|o| Observe {
+            method: o.method,
+            path: o.path,
+            at_most: o.at_most,
+        }),
+    })
+}
+
+fn auth(raw: Option<RawAuth>) -> Result<Auth, String> {
+    let Some(raw) = raw else {
+        return Ok(Auth::Anonymous);
+    };
+    let chosen = [&raw.user, &raw.service, &raw.basic, &raw.form, &raw.bearer]
+        .iter()
+        .filter(|v| v.is_some())
+        .count();
+    if chosen != 1 {
+        return Err("auth names exactly one of user, service, basic, form, bearer".to_owned());
+    }
+    if raw.scope.is_some() && raw.service.is_none() {
+        return Err("auth.scope goes with auth.service".to_owned());
+    }
+    Ok(match raw {
+        RawAuth { user: Some(u), .. } => Auth::User(u),
+        RawAuth {
+            service: Some(client),
+            scope,
+            ..
+        } => Auth::Service { client, scope },
+        RawAuth { basic: Some(c), .. } => Auth::Basic(c),
+        RawAuth { form: Some(c), .. } => Auth::Form(c),
+        RawAuth {
+            bearer: Some(t), ..
+        } => Auth::Bearer(t),
+        _ => unreachable!("exactly one is set"),
+    })
+}
+
+fn to_json(value: toml::Value) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+fn request(raw: RawRequest) -> Result<Request, String> {
+    let service = match raw.service.as_str() {
+        "auth" => Service::Auth,
+        "chat" => Service::Chat,
+        other => return Err(format!("request.service is auth or chat, not {other:?}")),
+    };
+    let bodies = [raw.json.is_some(), raw.form.is_some(), raw.body.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if bodies > 1 {
+        return Err("a request has one of json, form, body".to_owned());
+    }
+    let body = match (raw.json, raw.form, raw.body) {
+        (Some(json), _, _) => Body::Json(to_json(json)),
+        (_, Some(form), _) => Body::Form(
+            form.into_iter()
+                .map(|(k, v)| match v {
+                    toml::Value::String(s) => Ok((k, s)),
+                    other => Err(format!(
+                        "form values are strings; {k} is {}",
+                        other.type_str()
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        (_, _, Some(text)) => Body::Raw {
+            content_type: raw.content_type,
+            text,
+        },
+        _ => Body::Empty,
+    };
+    Ok(Request {
+        service,
+        method: raw.method.to_uppercase(),
+        path: raw.path,
+        headers: raw.headers,
+        body,
+        repeat: raw.repeat.unwrap_or(1).max(1),
+    })
+}
+
+fn expect(raw: RawExpect) -> Result<Expect, String> {
+    let status = match raw.status {
+        None => Vec::new(),
+        Some(toml::Value::Integer(n)) => {
+            vec![u16::try_from(n).map_err(|_| format!("{n} is no status"))?]
+        }
+        Some(toml::Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_integer()
+                    .and_then(|n| u16::try_from(n).ok())
+                    .ok_or("statuses are numbers")
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(format!(
+                "expect.status is a number or a list, not {}",
+                other.type_str()
+            ));
+        }
+    };
+    let json = raw
+        .json
+        .into_iter()
+        .map(json_assert)
+        .collect::<Result<_, _>>()?;
+    let mut jwt = Vec::new();
+    for raw_jwt in raw.jwt {
+        for (part, checks) in [
+            (JwtPart::Header, raw_jwt.header),
+            (JwtPart::Claims, raw_jwt.claims),
+        ] {
+            if !checks.is_empty() {
+                jwt.push(JwtAssert {
+                    at: raw_jwt.at.clone(),
+                    part,
+                    checks: checks
+                        .into_iter()
+                        .map(json_assert)
+                        .collect::<Result<_, _>>()?,
+                });
+            }
+        }
+    }
+    Ok(Expect {
+        status,
+        error: raw.error,
+        headers: lower_keys(raw.headers),
+        header_contains: lower_keys(raw.header_contains),
+        header_absent: raw.header_absent.iter().map(|h| h.to_lowercase()).collect(),
+        json,
+        jwt,
+    })
+}
+
+fn lower_keys(map: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    map.into_iter()
+        .map(|(k, v)| (k.to_lowercase(), v))
+        .collect()
+}
+
+fn json_assert(raw: RawJsonAssert) -> Result<JsonAssert, String> {
+    let mut ops = Vec::new();
+    if let Some(v) = raw.equals {
+        ops.push(JsonOp::Equals(to_json(v)));
+    }
+    if let Some(v) = raw.not_equals {
+        ops.push(JsonOp::NotEquals(to_json(v)));
+    }
+    if let Some(kind) = raw.kind {
+        ops.push(JsonOp::Type(
+            JsonType::parse(&kind).ok_or_else(|| format!("unknown type {kind:?}"))?,
+        ));
+    }
+    if raw.absent == Some(true) {
+        ops.push(JsonOp::Absent);
+    }
+    if raw.present == Some(true) {
+        ops.push(JsonOp::Present);
+    }
+    if let Some(text) = raw.contains {
+        ops.push(JsonOp::Contains(text));
+    }
+    if let Some(item) = raw.item {
+        match to_json(toml::Value::Table(item)) {
+            serde_json::Value::Object(map) => ops.push(JsonOp::Item(map)),
+            _ => return Err("item is a table".to_owned()),
+        }
+    }
+    if let Some(n) = raw.length {
+        ops.push(JsonOp::Length(n));
+    }
+    if ops.len() != 1 {
+        return Err(format!(
+            "the assertion on {:?} needs exactly one of equals, not_equals, type, absent, present, contains, item, length",
+            raw.path
+        ));
+    }
+    Ok(JsonAssert {
+        path: raw.path,
+        op: ops.remove(0),
+    })
+}
+
+/// Every template name a step uses.
+fn step_names(step: &Step) -> Vec<String> {
+    let mut texts: Vec<String> = vec![step.request.path.clone()];
+    texts.extend(step.request.headers.values().cloned());
+    match &step.request.body {
+        Body::Json(v) => texts.push(v.to_string()),
+        Body::Form(pairs) => texts.extend(pairs.iter().map(|(_, v)| v.clone())),
+        Body::Raw { text, .. } => texts.push(text.clone()),
+        Body::Empty => {}
+    }
+    if let Auth::Bearer(t) = &step.auth {
+        texts.push(t.clone());
+    }
+    let asserts = step
+        .expect
+        .json
+        .iter()
+        .chain(step.expect.jwt.iter().flat_map(|j| j.checks.iter()));
+    for a in asserts {
+        texts.push(a.path.clone());
+        match &a.op {
+            JsonOp::Equals(v) | JsonOp::NotEquals(v) => texts.push(v.to_string()),
+            JsonOp::Item(m) => texts.push(serde_json::Value::Object(m.clone()).to_string()),
+            JsonOp::Contains(t) => texts.push(t.clone()),
+            _ => {}
+        }
+    }
+    texts.extend(step.expect.headers.values().cloned());
+    texts.extend(step.expect.header_contains.values().cloned());
+    texts.iter().flat_map(|t| names(t)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+id = "core.example"
+title = "An example"
+level = "core"
+tags = ["members"]
+
+[[step]]
+name = "a service token"
+auth = { basic = "reader" }
+request = { service = "auth", method = "post", path = "/oauth/token", form = { grant_type = "client_credentials" } }
+expect = { status = 200 }
+capture = { token = "/access_token" }
+
+[[step]]
+name = "the members endpoint answers it"
+check = "core.example.members"
+auth = { bearer = "{{token}}" }
+request = { service = "auth", method = "GET", path = "/api/auth/groups/{{group.id}}/members" }
+expect.status = 200
+expect.json = [{ path = "/members", item = { user_id = "{{alice.id}}" } }]
+"#;
+
+    #[test]
+    fn parses_steps_checks_and_captures() {
+        let scenario = parse(Path::new("example.toml"), GOOD).unwrap();
+        assert_eq!(scenario.steps.len(), 2);
+        assert_eq!(scenario.steps[0].line, 7);
+        assert_eq!(scenario.steps[0].request.method, "POST");
+        assert!(scenario.steps[0].check.is_none());
+        let check = scenario.steps[1].check.as_ref().unwrap();
+        assert_eq!(check.id, "core.example.members");
+        assert_eq!(check.level, Level::Core);
+        assert_eq!(scenario.steps[1].auth, Auth::Bearer("{{token}}".to_owned()));
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let typo = GOOD.replace("expect.status = 200", "expect.stauts = 200");
+        let error = parse(Path::new("typo.toml"), &typo).unwrap_err();
+        assert_eq!(error.file, Path::new("typo.toml"));
+        assert_eq!(error.line, 19, "{error}");
+        assert!(error.to_string().starts_with("typo.toml:19:"), "{error}");
+
+        let unknown = GOOD.replace("{{token}}", "{{tokn}}");
+        let error = parse(Path::new("u.toml"), &unknown).unwrap_err();
+        assert_eq!(error.line, 14);
+        assert!(error.message.contains("tokn"), "{error}");
+
+        let broken = GOOD.replace("level = \"core\"", "level = \"gold\"");
+        assert!(
+            parse(Path::new("l.toml"), &broken)
+                .unwrap_err()
+                .message
+                .contains("gold")
+        );
+        let syntax = GOOD.replace("title = \"An example\"", "title = ");
+        assert_eq!(parse(Path::new("s.toml"), &syntax).unwrap_err().line, 3);
+    }
+}

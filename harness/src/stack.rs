@@ -1,0 +1,179 @@
+//! The reference stack, started in-process: the auth-api, the recorder, and
+//! the chat-api behind it, on the embedded SQLite stores or on real
+//! PostgreSQL and MongoDB.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use reference_shared::Secret;
+use reference_stores::{MongoDatabase, PostgresDatabase};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use crate::error::HarnessError;
+use crate::observe::{Observer, start_proxy};
+use crate::target::Target;
+
+/// Where the reference stack keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreChoice {
+    /// SQLite in memory: nothing to install.
+    Embedded,
+    /// PostgreSQL and MongoDB from testcontainers (or the URL variables).
+    Containers,
+    /// PostgreSQL and MongoDB at `CONFORMANCE_POSTGRES_URL` / `CONFORMANCE_MONGO_URL`.
+    Urls,
+}
+
+/// Turns the auth-api's router into a broken one (the harness's own tests
+/// re-create bugs this way).
+pub type AuthFault = Box<dyn FnOnce(axum::Router, &auth_api::AppState) -> axum::Router + Send>;
+/// Turns the chat-api's router into a broken one.
+pub type ChatFault = Box<dyn FnOnce(axum::Router, &chat_api::AppState) -> axum::Router + Send>;
+
+/// How to start the stack.
+#[derive(Default)]
+pub struct StackOptions {
+    /// The stores.
+    pub store: Option<StoreChoice>,
+    /// A fault layered over the auth-api.
+    pub auth_fault: Option<AuthFault>,
+    /// A fault layered over the chat-api.
+    pub chat_fault: Option<ChatFault>,
+    /// A seed file for the auth-api (`conformance serve`).
+    pub seed: Option<PathBuf>,
+    /// The chat-api's client, when the seed makes it: id and secret.
+    pub chat_client: Option<(String, String)>,
+}
+
+/// A running reference stack. Dropping it stops both services.
+pub struct ReferenceStack {
+    /// The target it is, with its admin token, recorder and faulty group.
+    pub target: Target,
+    _stops: Vec<oneshot::Sender<()>>,
+    _postgres: Option<PostgresDatabase>,
+    _mongo: Option<MongoDatabase>,
+}
+
+/// The development signing key in `fixtures/`.
+pub fn dev_key_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/keys/dev-ed25519.pem")
+}
+
+fn stack_error(e: impl std::fmt::Display) -> HarnessError {
+    HarnessError::Stack(format!("{e:#}"))
+}
+
+impl ReferenceStack {
+    /// Starts the auth-api, then registers the chat-api's client with it,
+    /// then starts the recorder and the chat-api.
+    pub async fn start(options: StackOptions) -> Result<Self, HarnessError> {
+        let store = options.store.unwrap_or(StoreChoice::Embedded);
+        if store == StoreChoice::Urls
+            && ["CONFORMANCE_POSTGRES_URL", "CONFORMANCE_MONGO_URL"]
+                .iter()
+                .any(|v| std::env::var(v).map_or(true, |s| s.is_empty()))
+        {
+            return Err(HarnessError::Config(
+                "--store urls needs CONFORMANCE_POSTGRES_URL and CONFORMANCE_MONGO_URL".to_owned(),
+            ));
+        }
+        let (postgres, mongo) = if store == StoreChoice::Embedded {
+            (None, None)
+        } else {
+            (
+                Some(PostgresDatabase::create().await.map_err(stack_error)?),
+                Some(MongoDatabase::create().await.map_err(stack_error)?),
+            )
+        };
+        let admin_token = Secret::new(format!("admin-{}", Uuid::new_v4().simple()));
+        let mut auth_config = auth_api::Config::local(dev_key_path());
+        auth_config.database_url = postgres.as_ref().map(|p| p.url().to_owned());
+        auth_config.admin_token = Some(admin_token.clone());
+        auth_config.seed = options.seed;
+        let auth = auth_api::Application::build(auth_config)
+            .await
+            .map_err(stack_error)?;
+        let auth_url = auth.url();
+        let (auth_stop, auth_stopped) = oneshot::channel();
+        let auth_fault = options.auth_fault;
+        tokio::spawn(auth.run_wrapped(
+            move |router, state| match auth_fault {
+                Some(fault) => fault(router, state),
+                None => router,
+            },
+            async {
+                let _ = auth_stopped.await;
+            },
+        ));
+
+        let (client_id, client_secret) = match options.chat_client {
+            Some(client) => client,
+            None => register_chat_client(&auth_url, &admin_token).await?,
+        };
+        let observer = Arc::new(Observer::default());
+        let faulty_group = Uuid::new_v4();
+        let (proxy_url, _proxy) = start_proxy(&auth_url, observer.clone(), faulty_group)
+            .await
+            .map_err(stack_error)?;
+
+        let mut chat_config = chat_api::Config::local(&proxy_url, &client_id, &client_secret);
+        chat_config.issuer = Some(auth_url.clone());
+        if let Some(mongo) = &mongo {
+            chat_config.mongo_uri = Some(mongo.uri().to_owned());
+            chat_config.mongo_database = mongo.name().to_owned();
+        }
+        let chat = chat_api::Application::build(chat_config)
+            .await
+            .map_err(stack_error)?;
+        let chat_url = chat.url();
+        let (chat_stop, chat_stopped) = oneshot::channel();
+        let chat_fault = options.chat_fault;
+        tokio::spawn(chat.run_wrapped(
+            move |router, state| match chat_fault {
+                Some(fault) => fault(router, state),
+                None => router,
+            },
+            async {
+                let _ = chat_stopped.await;
+            },
+        ));
+
+        Ok(Self {
+            target: Target {
+                auth_url,
+                chat_url,
+                admin_token: Some(admin_token),
+                accounts: None,
+                observer: Some(observer),
+                faulty_group: Some(faulty_group),
+            },
+            _stops: vec![auth_stop, chat_stop],
+            _postgres: postgres,
+            _mongo: mongo,
+        })
+    }
+}
+
+async fn register_chat_client(
+    auth_url: &str,
+    admin: &Secret,
+) -> Result<(String, String), HarnessError> {
+    let response = reqwest::Client::new()
+        .post(format!("{auth_url}/admin/clients"))
+        .bearer_auth(admin.expose())
+        .json(&serde_json::json!({
+            "client_id": format!("chat-api-{}", Uuid::new_v4().simple()),
+            "scopes": ["groups:read"],
+        }))
+        .send()
+        .await
+        .map_err(stack_error)?;
+    let body: serde_json::Value = response.json().await.map_err(stack_error)?;
+    match (body["client_id"].as_str(), body["client_secret"].as_str()) {
+        (Some(id), Some(secret)) => Ok((id.to_owned(), secret.to_owned())),
+        _ => Err(HarnessError::Stack(format!(
+            "registering the chat-api's client: {body}"
+        ))),
+    }
+}

@@ -1,0 +1,152 @@
+//! What the harness checks: two base URLs, how to get accounts there, and
+//! what else the harness can do with it (capabilities).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use reference_shared::Secret;
+use serde::Deserialize;
+
+use crate::error::HarnessError;
+use crate::observe::Observer;
+
+/// A deployment to check.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The auth-api's base URL.
+    pub auth_url: String,
+    /// The chat-api's base URL.
+    pub chat_url: String,
+    /// The admin token, when the harness may provision its own accounts.
+    pub admin_token: Option<Secret>,
+    /// Accounts from a configuration file, when it may not.
+    pub accounts: Option<AccountsConfig>,
+    /// The recorder between the chat-api and the auth-api, when there is one.
+    pub observer: Option<Arc<Observer>>,
+    /// A group id the recorder fails every call for, when it does.
+    pub faulty_group: Option<uuid::Uuid>,
+}
+
+impl Target {
+    /// What this target lets the harness do, for scenarios' `needs`.
+    pub fn capabilities(&self) -> BTreeSet<&'static str> {
+        let mut caps = BTreeSet::new();
+        if self.admin_token.is_some() {
+            caps.insert("admin");
+            caps.insert("uuid-client");
+        }
+        if self
+            .accounts
+            .as_ref()
+            .is_some_and(|a| a.uuid_client.is_some())
+        {
+            caps.insert("uuid-client");
+        }
+        if self.observer.is_some() {
+            caps.insert("observation");
+        }
+        if self.faulty_group.is_some() {
+            caps.insert("fault-injection");
+        }
+        caps
+    }
+}
+
+/// A configuration file for an external deployment (`--config`); see
+/// `fixtures/conformance.example.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The auth-api's base URL.
+    pub auth_url: String,
+    /// The chat-api's base URL.
+    pub chat_url: String,
+    /// The admin token; `CONFORMANCE_ADMIN_TOKEN` is read when absent.
+    pub admin_token: Option<String>,
+    /// Accounts, when there is no admin token.
+    pub accounts: Option<AccountsConfig>,
+}
+
+/// Accounts the operator made for the harness.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// A user who is a member of `group`.
+    pub alice: UserConfig,
+    /// A user who is not.
+    pub bob: UserConfig,
+    /// The group.
+    pub group: GroupConfig,
+    /// A client with `groups:read`.
+    pub reader: ClientConfig,
+    /// A client without it.
+    pub blind: ClientConfig,
+    /// A client whose id is a UUID (strict checks).
+    pub uuid_client: Option<ClientConfig>,
+}
+
+/// A user's credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Email.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A group.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Its id.
+    pub id: String,
+    /// Its `org_id`.
+    pub org_id: String,
+}
+
+/// A client's credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// The client id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: String,
+}
+
+impl ConfigFile {
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<Self, HarnessError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| HarnessError::Config(format!("{}: {e}", path.display())))?;
+        toml::from_str(&text)
+            .map_err(|e| HarnessError::Config(format!("{}: {}", path.display(), e.message())))
+    }
+
+    /// The target it describes.
+    pub fn into_target(self) -> Result<Target, HarnessError> {
+        let admin_token = self
+            .admin_token
+            .or_else(|| {
+                std::env::var("CONFORMANCE_ADMIN_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty())
+            })
+            .map(Secret::new);
+        if admin_token.is_none() && self.accounts.is_none() {
+            return Err(HarnessError::Config(
+                "give an admin token (admin_token, CONFORMANCE_ADMIN_TOKEN or --admin-token) or [accounts]".to_owned(),
+            ));
+        }
+        Ok(Target {
+            auth_url: self.auth_url.trim_end_matches('/').to_owned(),
+            chat_url: self.chat_url.trim_end_matches('/').to_owned(),
+            admin_token,
+            accounts: self.accounts,
+            observer: None,
+            faulty_group: None,
+        })
+    }
+}

@@ -1,0 +1,129 @@
+//! The `conformance` binary as CI uses it: exit codes, reports, errors.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn conformance() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_conformance"))
+}
+
+fn temp_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("conformance-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_run_against_the_reference_exits_0_and_writes_both_reports() {
+    let dir = temp_dir();
+    let (json, junit) = (dir.join("report.json"), dir.join("report.xml"));
+    let output = conformance()
+        .args(["run", "--json"])
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(
+        report["summary"]["passed"].as_u64(),
+        u64::try_from(checks.len()).ok()
+    );
+    for field in [
+        "id",
+        "level",
+        "status",
+        "scenario",
+        "step",
+        "message",
+        "duration_ms",
+    ] {
+        assert!(
+            checks.iter().all(|c| c.get(field).is_some()),
+            "a check lacks {field}"
+        );
+    }
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.starts_with("<?xml"));
+    assert_eq!(xml.matches("<testcase ").count(), checks.len());
+    assert_eq!(
+        xml.matches("<testsuite ").count(),
+        xml.matches("</testsuite>").count()
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn an_unreachable_target_exits_2_with_one_line_within_seconds() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://{closed}");
+    let started = Instant::now();
+    let output = conformance()
+        .args([
+            "run",
+            "--auth-url",
+            &url,
+            "--chat-url",
+            &url,
+            "--admin-token",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("does not answer") && stderr.contains(&url),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(60), "it hung");
+}
+
+#[test]
+fn a_broken_scenario_file_exits_2_naming_file_and_line() {
+    let dir = temp_dir();
+    std::fs::write(
+        dir.join("broken.toml"),
+        "id = \"x\"\ntitle = \"x\"\nlevel = \"core\"\n\n[[step]]\nname = \"x\"\nrequest = { service = \"auth\", method = \"GET\", path = \"/{{nope}}\" }\n",
+    )
+    .unwrap();
+    let output = conformance()
+        .args(["run", "--scenarios"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("broken.toml:5:") && stderr.contains("nope"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn filters_pick_checks_and_the_level_gates() {
+    let output = conformance()
+        .args(["run", "--only", "core.members.", "--level", "core"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let ran: Vec<&str> = stderr.lines().filter(|l| l.starts_with("pass ")).collect();
+    assert_eq!(ran.len(), 7, "{stderr}");
+    assert!(ran.iter().all(|l| l.contains("core.members.")), "{stderr}");
+}

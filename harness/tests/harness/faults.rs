@@ -1,0 +1,176 @@
+//! Bugs re-created as layers around the reference services.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, to_bytes};
+use axum::extract::Request;
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::{Next, from_fn};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use conformance::{AuthFault, ChatFault};
+use reference_shared::{Claims, SigningKey};
+use serde_json::{Value, json};
+
+fn bearer(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::to_owned)
+}
+
+fn claims(token: &str) -> Option<Claims> {
+    let part = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn is_service(request: &Request) -> bool {
+    bearer(request)
+        .and_then(|t| claims(&t))
+        .is_some_and(|c| c.client_id.is_some())
+}
+
+async fn json_of(response: Response) -> (axum::http::response::Parts, Value) {
+    let (parts, body) = response.into_parts();
+    let bytes = to_bytes(body, 1 << 20).await.unwrap_or_default();
+    (parts, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn with_json(mut parts: axum::http::response::Parts, value: &Value) -> Response {
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(value.to_string()))
+}
+
+/// THE SEED'S BUG: the members endpoint parses every `sub` as a user UUID
+/// and answers a service token 401 "Invalid subject in token".
+pub fn seed_bug() -> AuthFault {
+    Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            if request.method() == Method::GET && request.uri().path().ends_with("/members") && is_service(&request) {
+                let body = json!({ "error": "invalid_token", "error_description": "Invalid subject in token" });
+                return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+            }
+            next.run(request).await
+        }))
+    })
+}
+
+/// The group endpoints do not check a service's scope: a service token
+/// without `groups:read` is treated as if it had it.
+pub fn no_scope_check() -> AuthFault {
+    let key = SigningKey::from_file(&conformance::dev_key_path()).expect("the development key");
+    Box::new(move |router, _| {
+        router.layer(from_fn(move |mut request: Request, next: Next| {
+            let key = key.clone();
+            async move {
+                let token = bearer(&request)
+                    .filter(|_| request.uri().path().starts_with("/api/auth/groups/"));
+                if let Some(mut claims) = token
+                    .as_deref()
+                    .and_then(claims)
+                    .filter(|c| c.client_id.is_some())
+                {
+                    claims.scope = Some("groups:read".to_owned());
+                    let forged = key.sign(&claims).expect("signing");
+                    request.headers_mut().insert(
+                        header::AUTHORIZATION,
+                        format!("Bearer {forged}").parse().expect("a header"),
+                    );
+                }
+                next.run(request).await
+            }
+        }))
+    })
+}
+
+/// The members endpoint lists everyone who ever logged in, so the chat-api
+/// lets a non-member post.
+pub fn members_list_everyone() -> AuthFault {
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    Box::new(move |router, _| {
+        router.layer(from_fn(move |request: Request, next: Next| {
+            let seen = seen.clone();
+            async move {
+                let path = request.uri().path().to_owned();
+                let members_for_service = path.ends_with("/members") && is_service(&request);
+                let response = next.run(request).await;
+                if path == "/auth/login" && response.status() == StatusCode::OK {
+                    let (parts, body) = json_of(response).await;
+                    if let Some(sub) = body["access_token"].as_str().and_then(claims).and_then(|c| c.sub) {
+                        seen.lock().unwrap().push(sub);
+                    }
+                    return with_json(parts, &body);
+                }
+                if members_for_service && response.status() == StatusCode::OK {
+                    let (parts, mut body) = json_of(response).await;
+                    if let Some(list) = body["members"].as_array_mut() {
+                        for sub in seen.lock().unwrap().iter() {
+                            list.push(json!({ "user_id": sub, "email": "x@example.com", "role": "member", "joined_at": "2026-01-01T00:00:00.000000Z" }));
+                        }
+                    }
+                    return with_json(parts, &body);
+                }
+                response
+            }
+        }))
+    })
+}
+
+/// The chat-api ignores `sender_id`.
+pub fn sender_not_compared() -> ChatFault {
+    Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            if request.method() != Method::POST {
+                return next.run(request).await;
+            }
+            let (parts, body) = request.into_parts();
+            let bytes = to_bytes(body, 1 << 20).await.unwrap_or_default();
+            let body = match serde_json::from_slice::<Value>(&bytes) {
+                Ok(mut value) => {
+                    if let Some(map) = value.as_object_mut() {
+                        map.remove("sender_id");
+                    }
+                    Body::from(value.to_string())
+                }
+                Err(_) => Body::from(bytes),
+            };
+            let mut parts = parts;
+            parts.headers.remove(header::CONTENT_LENGTH);
+            next.run(Request::from_parts(parts, body)).await
+        }))
+    })
+}
+
+/// The chat-api turns an auth-api failure into a 500, as the seed's did.
+pub fn upstream_failure_is_500() -> ChatFault {
+    Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            let response = next.run(request).await;
+            if (502..=504).contains(&response.status().as_u16()) {
+                let body = json!({ "error": "server_error", "error_description": "Internal Server Error" });
+                return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
+            }
+            response
+        }))
+    })
+}
+
+/// The chat-api fetches a service token for every message.
+pub fn token_per_message() -> ChatFault {
+    Box::new(|router, state| {
+        let state = state.clone();
+        router.layer(from_fn(move |request: Request, next: Next| {
+            let state = state.clone();
+            async move {
+                state.forget_service_token().await;
+                next.run(request).await
+            }
+        }))
+    })
+}

@@ -1,0 +1,60 @@
+use std::collections::BTreeSet;
+
+use conformance::scenario::{Level, load_dir};
+use conformance::{ReferenceStack, RunOptions, RunReport, StackOptions, Status, StoreChoice};
+
+/// Runs every bundled scenario against a reference stack started with these options.
+pub async fn run_against(options: StackOptions) -> RunReport {
+    let scenarios =
+        load_dir(&conformance::bundled_scenarios()).expect("the bundled scenarios load");
+    let stack = ReferenceStack::start(options)
+        .await
+        .expect("the reference stack starts");
+    let run = RunOptions {
+        gate: Level::Strict,
+        ..RunOptions::default()
+    };
+    conformance::run(&scenarios, &stack.target, &run, &|_| {})
+        .await
+        .expect("the run completes")
+}
+
+/// Runs against the embedded reference with one fault layered on.
+pub async fn run_with_faults(
+    auth: Option<conformance::AuthFault>,
+    chat: Option<conformance::ChatFault>,
+) -> RunReport {
+    run_against(StackOptions {
+        store: Some(StoreChoice::Embedded),
+        auth_fault: auth,
+        chat_fault: chat,
+        ..StackOptions::default()
+    })
+    .await
+}
+
+/// The ids of the failed checks.
+pub fn failed(report: &RunReport) -> BTreeSet<String> {
+    report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .map(|c| c.id.clone())
+        .collect()
+}
+
+/// Asserts the run fails and that these checks are among its failures.
+pub fn assert_caught(report: &RunReport, expected: &[&str]) {
+    let failed = failed(report);
+    assert_eq!(
+        report.exit_code(),
+        1,
+        "the run must fail; failures: {failed:?}"
+    );
+    for id in expected {
+        assert!(
+            failed.contains(*id),
+            "{id} did not fail; failures: {failed:?}"
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! The harness's own tests: it passes the reference, and it catches the
+//! seed's bug and five other plausible ones, each re-created by a layer
+//! around a reference service, so that no check passes vacuously.
+
+mod faults;
+mod helpers;
+
+mod catches;
+mod cli;
+mod reference;

@@ -1,0 +1,63 @@
+use conformance::scenario::load_dir;
+use conformance::{StackOptions, Status, StoreChoice};
+
+use crate::helpers::{failed, run_against};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_passes_every_check_on_the_embedded_store() {
+    let report = run_against(StackOptions::default()).await;
+    assert!(
+        failed(&report).is_empty(),
+        "{:#?}",
+        report
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Failed)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        report.summary.skipped, 0,
+        "the reference offers every capability"
+    );
+    let scenarios = load_dir(&conformance::bundled_scenarios()).unwrap();
+    assert_eq!(
+        report.checks.len(),
+        conformance::check_ids(&scenarios).len()
+    );
+    assert_eq!(report.exit_code(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_passes_every_check_on_postgres_and_mongo() {
+    let report = run_against(StackOptions {
+        store: Some(StoreChoice::Containers),
+        ..StackOptions::default()
+    })
+    .await;
+    assert!(failed(&report).is_empty(), "{:?}", failed(&report));
+    assert_eq!(report.exit_code(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_keep_secrets_out() {
+    let report = run_against(StackOptions {
+        auth_fault: Some(crate::faults::seed_bug()),
+        ..StackOptions::default()
+    })
+    .await;
+    let json = serde_json::to_string(&report).unwrap();
+    let junit = conformance::report::junit_xml(&report);
+    let terminal = conformance::report::summary_line(&report);
+    for text in [&json, &junit, &terminal] {
+        assert!(!text.contains("eyJ"), "a JWT leaked");
+        assert!(
+            !text.contains("\"pw-") && !text.contains(" pw-"),
+            "a password leaked"
+        );
+        assert!(!text.contains("admin-"), "the admin token leaked");
+    }
+    assert!(
+        terminal.contains("$READER_TOKEN") || terminal.contains("$ALICE_TOKEN"),
+        "{terminal}"
+    );
+}

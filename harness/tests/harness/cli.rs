@@ -127,3 +127,48 @@ fn filters_pick_checks_and_the_level_gates() {
     assert_eq!(ran.len(), 7, "{stderr}");
     assert!(ran.iter().all(|l| l.contains("core.members.")), "{stderr}");
 }
+
+/// A deployment without admin access, checked with the accounts of a
+/// configuration file: the example file, against the seeded reference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_file_checks_a_deployment_without_admin_access() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let stack = conformance::ReferenceStack::start(conformance::StackOptions {
+        seed: Some(fixtures.join("seed.json")),
+        chat_client: Some((
+            "chat-api-service".to_owned(),
+            "dev-chat-api-secret".to_owned(),
+        )),
+        ..conformance::StackOptions::default()
+    })
+    .await
+    .unwrap();
+    let example = std::fs::read_to_string(fixtures.join("conformance.example.toml")).unwrap();
+    let config = example
+        .replace("http://127.0.0.1:8080", &stack.target.auth_url)
+        .replace("http://127.0.0.1:8081", &stack.target.chat_url);
+    let dir = temp_dir();
+    std::fs::write(dir.join("conformance.toml"), config).unwrap();
+    let path = dir.join("conformance.toml");
+    let output = tokio::task::spawn_blocking(move || {
+        conformance()
+            .arg("run")
+            .arg("--config")
+            .arg(&path)
+            .env_remove("CONFORMANCE_ADMIN_TOKEN")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("gate: core"),
+        "an external target is gated on core: {stdout}"
+    );
+    // What needs admin access or the harness in the middle is skipped, not failed.
+    assert!(stdout.contains(" 0 failed,"), "{stdout}");
+    assert!(!stdout.contains(" 0 skipped"), "{stdout}");
+    std::fs::remove_dir_all(dir).ok();
+}

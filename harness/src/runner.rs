@@ -5,7 +5,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use futures::StreamExt as _;
 use tokio::sync::Mutex;
 
@@ -462,15 +461,7 @@ impl Runner {
 
     fn basic(&self, name: &str) -> Result<String, Failure> {
         let client = self.client(name)?;
-        let pair = format!(
-            "{}:{}",
-            form_component(&client.id),
-            form_component(client.secret.expose())
-        );
-        let value = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(pair)
-        );
+        let value = reference_shared::form::basic_authorization(&client.id, client.secret.expose());
         self.secrets
             .add(&value, &format!("Basic ${}_BASIC", name.to_uppercase()));
         Ok(value)
@@ -552,25 +543,12 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
-/// `application/x-www-form-urlencoded` of one component (RFC 6749 App. B).
-fn form_component(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                char::from(b).to_string()
-            }
-            b' ' => "+".to_owned(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
 fn form_encode(pairs: &[(String, String)]) -> String {
-    pairs
+    let pairs: Vec<(&str, &str)> = pairs
         .iter()
-        .map(|(k, v)| format!("{}={}", form_component(k), form_component(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    reference_shared::form::body(&pairs)
 }
 
 fn truncate(text: &str, max: usize) -> String {

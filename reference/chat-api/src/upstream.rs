@@ -137,9 +137,12 @@ impl AuthClient {
         let response = self
             .http
             .post(format!("{}/oauth/token", self.base))
-            .basic_auth(
-                form_encode(&self.client_id),
-                Some(form_encode(self.client_secret.expose())),
+            .header(
+                reqwest::header::AUTHORIZATION,
+                reference_shared::form::basic_authorization(
+                    &self.client_id,
+                    self.client_secret.expose(),
+                ),
             )
             .form(&[("grant_type", "client_credentials"), ("scope", GROUPS_READ)])
             .send()
@@ -246,30 +249,5 @@ impl AuthClient {
             .send()
             .await
             .is_ok_and(|r| r.status().is_success())
-    }
-}
-
-/// Form-urlencodes a Basic credential part (RFC 6749 App. B).
-fn form_encode(part: &str) -> String {
-    part.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                char::from(b).to_string()
-            }
-            b' ' => "+".to_owned(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::form_encode;
-
-    #[test]
-    fn basic_credentials_are_form_encoded() {
-        assert_eq!(form_encode("chat-api-service"), "chat-api-service");
-        assert_eq!(form_encode("a:b%c d"), "a%3Ab%25c+d");
-        assert_eq!(form_encode("é"), "%C3%A9");
     }
 }

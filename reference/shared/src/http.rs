@@ -6,7 +6,7 @@
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 
 use crate::ErrorBody;
 
@@ -18,6 +18,23 @@ pub fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// The layers every service of the contract wears, outermost first: a
+/// panic becomes a logged 500 with the contract's body; one log line per
+/// request; any error response that is not JSON (an unknown path's 404, a
+/// wrong method's 405, an extractor's rejection) becomes the contract's
+/// body; bodies over `body_limit` bytes are refused with 413.
+pub fn contract_layers(router: axum::Router, body_limit: usize) -> axum::Router {
+    router
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(json_errors_only))
+        .layer(axum::middleware::from_fn(log_requests))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            tracing::error!("a handler panicked");
+            let body = ErrorBody::new("server_error", "the server failed to handle the request");
+            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+        }))
 }
 
 /// What is wrong with a request's `Authorization` header.

@@ -10,6 +10,7 @@
 //! - `keys`: the Ed25519 signing key, its JWK and `kid`, and the verifier
 //!   that pins algorithm, `typ`, issuer, audience and lifetime.
 //! - `error_body`: the contract's one error body.
+//! - `form`: form-urlencoding of OAuth client credentials (RFC 6749 App. B).
 //! - `secret`: [`Secret`], a string that never prints.
 //! - `time`: how the APIs write timestamps.
 //! - `http` (feature `http`): bearer credentials, the request log line and
@@ -17,6 +18,7 @@
 
 mod claims;
 mod error_body;
+pub mod form;
 #[cfg(feature = "http")]
 pub mod http;
 mod keys;

@@ -7,11 +7,8 @@ mod oauth;
 mod users;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::middleware;
-use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
-use reference_shared::http::{json_errors_only, log_requests};
+use reference_shared::http::contract_layers;
 use reference_shared::{Claims, Issue};
 
 use crate::error::ApiError;
@@ -27,7 +24,7 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// Every route of the auth-api, with the contract's errors for unknown
 /// paths, wrong methods, oversized bodies and panics.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/openapi.json", get(health::openapi))
@@ -55,13 +52,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/clients", post(admin::create_client))
         .fallback(|| async { ApiError::NotFound("no such endpoint".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::map_response(json_errors_only))
-        .layer(middleware::from_fn(log_requests))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            ApiError::Internal("a handler panicked".to_owned()).into_response()
-        }))
-        .with_state(state)
+        .with_state(state);
+    contract_layers(router, BODY_LIMIT)
 }
 
 /// The common claims of a token issued now.

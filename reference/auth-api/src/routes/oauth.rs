@@ -69,25 +69,6 @@ impl Form {
     }
 }
 
-/// Decodes one part of HTTP Basic client credentials, which RFC 6749 App. B
-/// form-urlencodes before base64.
-fn form_decode(part: &str) -> Option<String> {
-    let mut bytes = Vec::with_capacity(part.len());
-    let mut input = part.bytes();
-    while let Some(b) = input.next() {
-        match b {
-            b'+' => bytes.push(b' '),
-            b'%' => {
-                let hex = [input.next()?, input.next()?];
-                let hex = std::str::from_utf8(&hex).ok()?;
-                bytes.push(u8::from_str_radix(hex, 16).ok()?);
-            }
-            other => bytes.push(other),
-        }
-    }
-    String::from_utf8(bytes).ok()
-}
-
 /// The client credentials of a request, by Basic or in the body, never both.
 fn client_credentials(headers: &HeaderMap, form: &Form) -> Result<(String, String), ApiError> {
     let body_id = form.get("client_id");
@@ -112,8 +93,8 @@ fn client_credentials(headers: &HeaderMap, form: &Form) -> Result<(String, Strin
         let (id, secret) = decoded
             .split_once(':')
             .ok_or_else(ApiError::invalid_client)?;
-        let id = form_decode(id).ok_or_else(ApiError::invalid_client)?;
-        let secret = form_decode(secret).ok_or_else(ApiError::invalid_client)?;
+        let id = reference_shared::form::decode(id).ok_or_else(ApiError::invalid_client)?;
+        let secret = reference_shared::form::decode(secret).ok_or_else(ApiError::invalid_client)?;
         if body_id.is_some_and(|b| b != id) {
             return Err(ApiError::oauth_request(
                 "the client_id in the body differs from the authenticated client",
@@ -339,18 +320,4 @@ pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
 /// `GET /.well-known/jwks.json`.
 pub async fn jwks(State(state): State<AppState>) -> Json<Jwks> {
     Json(state.key().jwks())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::form_decode;
-
-    #[test]
-    fn basic_credentials_are_form_decoded() {
-        assert_eq!(form_decode("a%3Ab%25c").as_deref(), Some("a:b%c"));
-        assert_eq!(form_decode("with+space").as_deref(), Some("with space"));
-        assert_eq!(form_decode("%C3%A9").as_deref(), Some("é"));
-        assert_eq!(form_decode("%zz"), None);
-        assert_eq!(form_decode("%4"), None);
-    }
 }

@@ -265,22 +265,7 @@ impl TestApp {
 
 /// An HTTP Basic header, id and secret form-urlencoded first (RFC 6749 App. B).
 pub fn basic(id: &str, secret: &str) -> String {
-    let encode = |s: &str| -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                    char::from(b).to_string()
-                }
-                b' ' => "+".to_owned(),
-                other => format!("%{other:02X}"),
-            })
-            .collect()
-    };
-    let pair = format!("{}:{}", encode(id), encode(secret));
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(pair)
-    )
+    reference_shared::form::basic_authorization(id, secret)
 }
 
 /// Asserts the status and a JSON body, and returns the body.

@@ -4,11 +4,8 @@ mod health;
 mod messages;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::middleware;
-use axum::response::IntoResponse;
 use axum::routing::get;
-use reference_shared::http::{json_errors_only, log_requests};
+use reference_shared::http::contract_layers;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -21,7 +18,7 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// Every route of the chat-api, with the contract's errors for unknown
 /// paths, wrong methods, oversized bodies and panics.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/openapi.json", get(health::openapi))
@@ -35,11 +32,6 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(|| async { ApiError::NotFound("no such endpoint".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::map_response(json_errors_only))
-        .layer(middleware::from_fn(log_requests))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            ApiError::Internal("a handler panicked".to_owned()).into_response()
-        }))
-        .with_state(state)
+        .with_state(state);
+    contract_layers(router, BODY_LIMIT)
 }

@@ -353,6 +353,17 @@ async fn a_refused_connection_is_a_503_and_stores_nothing() {
         "upstream_unavailable",
     )
     .await;
+    // What needs no auth-api still answers.
+    expect_json(chat.get("/health").send().await.unwrap(), StatusCode::OK).await;
+    let openapi = expect_json(
+        chat.get("/openapi.json").send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        openapi["paths"]["/api/chat/groups/{group_id}/messages"]["post"].is_object(),
+        "{openapi}"
+    );
 }
 
 #[tokio::test]

@@ -10,12 +10,14 @@
 //! - `stack`: the reference stack started in-process, with optional faults.
 //! - `observe`: the recorder between the chat-api and the auth-api.
 //! - `runner`: runs scenarios and decides each check.
+//! - `attacks`: forged and malformed tokens for the JWT attack scenarios.
 //! - `expect`: holding an answer against a step's expectations.
 //! - `outcome`: [`CheckOutcome`] and [`RunReport`]: failed checks are data.
 //! - `redact`: secrets out of every report.
 //! - `report`: terminal, JSON and JUnit output.
 //! - `error`: [`HarnessError`]: what makes the harness itself fail (exit 2).
 
+mod attacks;
 mod error;
 mod expect;
 mod observe;

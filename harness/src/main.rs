@@ -50,6 +50,10 @@ struct RunArgs {
     /// The external auth-api's admin token (or `CONFORMANCE_ADMIN_TOKEN`).
     #[arg(long, env = "CONFORMANCE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// The deployment's token signing key (PKCS#8 PEM), for the attacks that
+    /// forge validly signed tokens; without it they are skipped.
+    #[arg(long)]
+    signing_key: Option<PathBuf>,
     /// A configuration file for an external deployment (fixtures/conformance.example.toml).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -125,6 +129,7 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
             accounts: None,
             observer: None,
             faulty_group: None,
+            signing_key: None,
         }
     } else {
         eprintln!(
@@ -140,6 +145,13 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
         _stack = Some(stack);
         target
     };
+    let mut target = target;
+    if let Some(path) = &args.signing_key {
+        target.signing_key = Some(
+            reference_shared::SigningKey::from_file(path)
+                .map_err(|e| HarnessError::Config(e.to_string()))?,
+        );
+    }
     let options = RunOptions {
         gate: level,
         only: args.only,

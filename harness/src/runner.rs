@@ -91,13 +91,15 @@ pub async fn run(
     preflight(&http, target).await?;
     let secrets = Arc::new(Secrets::default());
     let accounts = provision::accounts(&http, target, &secrets).await?;
-    let runner = Runner {
+    let mut runner = Runner {
         http,
         target: target.clone(),
         accounts,
         secrets,
         tokens: Mutex::new(HashMap::new()),
+        attacks: Vars::new(),
     };
+    runner.attacks = runner.attack_tokens().await;
     let selected: Vec<&Scenario> = scenarios
         .iter()
         .filter(|s| s.checks().any(|c| options.selects(s, &c.id)))
@@ -123,6 +125,9 @@ struct Runner {
     accounts: Accounts,
     secrets: Arc<Secrets>,
     tokens: Mutex<HashMap<String, String>>,
+    /// `attack.*` tokens; empty when they could not be built (the steps
+    /// using them then fail, saying which value is missing).
+    attacks: Vars,
 }
 
 /// A step that did not go as expected.
@@ -171,6 +176,7 @@ impl Runner {
             .filter(|n| !capabilities.contains(n.as_str()))
             .collect();
         let mut vars = self.accounts.vars();
+        vars.extend(self.attacks.clone());
         vars.insert("unknown.uuid".to_owned(), uuid::Uuid::new_v4().to_string());
         if let Some(admin) = &self.target.admin_token {
             vars.insert("admin.token".to_owned(), admin.expose().to_owned());
@@ -334,6 +340,26 @@ impl Runner {
             }
         }
         Ok(trace)
+    }
+
+    async fn attack_tokens(&self) -> Vars {
+        let Ok(token) = self.user_token("alice").await else {
+            return Vars::new();
+        };
+        let jwks = match self
+            .http
+            .get(format!("{}/.well-known/jwks.json", self.target.auth_url))
+            .send()
+            .await
+        {
+            Ok(response) => response
+                .json::<serde_json::Value>()
+                .await
+                .unwrap_or_default(),
+            Err(_) => return Vars::new(),
+        };
+        crate::attacks::attack_vars(&token, &jwks, self.target.signing_key.as_ref())
+            .unwrap_or_default()
     }
 
     async fn prepare(&self, step: &Step, vars: &Vars) -> Result<Prepared, Failure> {

@@ -147,6 +147,10 @@ impl ReferenceStack {
                 accounts: None,
                 observer: Some(observer),
                 faulty_group: Some(faulty_group),
+                signing_key: Some(
+                    reference_shared::SigningKey::from_file(&dev_key_path())
+                        .map_err(stack_error)?,
+                ),
             },
             _stops: vec![auth_stop, chat_stop],
             _postgres: postgres,

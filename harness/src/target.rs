@@ -26,6 +26,9 @@ pub struct Target {
     pub observer: Option<Arc<Observer>>,
     /// A group id the recorder fails every call for, when it does.
     pub faulty_group: Option<uuid::Uuid>,
+    /// The target's token signing key, when the harness holds it (the
+    /// reference's development key, or `--signing-key`).
+    pub signing_key: Option<reference_shared::SigningKey>,
 }
 
 impl Target {
@@ -48,6 +51,9 @@ impl Target {
         }
         if self.faulty_group.is_some() {
             caps.insert("fault-injection");
+        }
+        if self.signing_key.is_some() {
+            caps.insert("signing-key");
         }
         caps
     }
@@ -147,6 +153,7 @@ impl ConfigFile {
             accounts: self.accounts,
             observer: None,
             faulty_group: None,
+            signing_key: None,
         })
     }
 }

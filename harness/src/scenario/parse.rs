@@ -147,6 +147,14 @@ pub const BUILTIN_VARS: &[&str] = &[
     "text.4001",
 ];
 
+/// Whether a name is built in: a fixed one, or an attack token.
+fn is_builtin(name: &str) -> bool {
+    BUILTIN_VARS.contains(&name)
+        || name.strip_prefix("attack.").is_some_and(|a| {
+            crate::attacks::ATTACKS.contains(&a) || crate::attacks::SIGNED_ATTACKS.contains(&a)
+        })
+}
+
 /// Reads every `*.toml` under `dir` (recursively), sorted by path. Check ids
 /// must be unique across files.
 pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
@@ -217,14 +225,14 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             "a scenario needs at least one [[step]]".to_owned(),
         ));
     }
-    let mut known: BTreeSet<String> = BUILTIN_VARS.iter().map(|s| (*s).to_owned()).collect();
+    let mut known: BTreeSet<String> = BTreeSet::new();
     let mut steps = Vec::new();
     for spanned in raw.step {
         let line = line_of(text, spanned.span().start);
         let step =
             step(spanned.into_inner(), line, level).map_err(|message| error(line, message))?;
         for name in step_names(&step) {
-            if !known.contains(&name) {
+            if !is_builtin(&name) && !known.contains(&name) {
                 return Err(error(
                     line,
                     format!("{{{{{name}}}}} is neither built in nor captured by an earlier step"),

@@ -78,3 +78,42 @@ async fn a_service_token_fetched_for_every_message_is_caught() {
     let report = run_with_faults(None, Some(faults::token_per_message())).await;
     assert_caught(&report, &["core.chat.token-reuse.three-messages"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepting_alg_none_is_caught_on_both_services() {
+    let (auth, chat) = faults::accept_alg_none();
+    let report = run_with_faults(Some(auth), Some(chat)).await;
+    assert_caught(
+        &report,
+        &[
+            "strict.jwt.alg-none.auth-me",
+            "strict.jwt.alg-none-upper.members",
+            "strict.jwt.alg-none-capitalised.chat-send",
+        ],
+    );
+    // Only the alg-none attacks succeed against this bug.
+    assert!(
+        crate::helpers::failed(&report)
+            .iter()
+            .all(|id| id.starts_with("strict.jwt.alg-none"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipping_the_audience_check_is_caught() {
+    let (auth, chat) = faults::skip_audience();
+    let report = run_with_faults(Some(auth), Some(chat)).await;
+    assert_caught(
+        &report,
+        &[
+            "strict.jwt.wrong-audience.group",
+            "strict.jwt.wrong-audience.chat-list",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classifying_principals_by_the_shape_of_sub_is_caught() {
+    let report = run_with_faults(Some(faults::classify_by_uuid_shape()), None).await;
+    assert_caught(&report, &["strict.uuid-client.not-a-user"]);
+}

@@ -174,3 +174,91 @@ pub fn token_per_message() -> ChatFault {
         }))
     })
 }
+
+/// A layer that rewrites bearer tokens before the service sees them: when
+/// `rewrite` changes a token's header or claims, the result is re-signed
+/// with the development key, so the service accepts what a broken verifier
+/// would have accepted.
+fn rewriting_tokens(
+    rewrite: fn(&mut Value, &mut Value) -> bool,
+) -> impl Fn(axum::Router) -> axum::Router + Clone + Send {
+    move |router: axum::Router| {
+        let key = SigningKey::from_file(&conformance::dev_key_path()).expect("the development key");
+        router.layer(from_fn(move |mut request: Request, next: Next| {
+            let key = key.clone();
+            async move {
+                let decoded = bearer(&request).and_then(|token| {
+                    let mut parts = token.split('.');
+                    let decode = |p: Option<&str>| -> Option<Value> {
+                        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                            .decode(p?)
+                            .ok()?;
+                        serde_json::from_slice(&bytes).ok()
+                    };
+                    Some((decode(parts.next())?, decode(parts.next())?))
+                });
+                if let Some((mut header, mut claims)) = decoded
+                    && rewrite(&mut header, &mut claims)
+                {
+                    let header = json!({ "alg": "EdDSA", "typ": "at+jwt", "kid": key.kid() });
+                    let forged = key.sign_raw(&header, &claims).expect("signing");
+                    request.headers_mut().insert(
+                        header::AUTHORIZATION,
+                        format!("Bearer {forged}").parse().expect("a header"),
+                    );
+                }
+                next.run(request).await
+            }
+        }))
+    }
+}
+
+/// Both services wear the same broken verifier.
+fn both(rewrite: fn(&mut Value, &mut Value) -> bool) -> (AuthFault, ChatFault) {
+    let layer = rewriting_tokens(rewrite);
+    let chat = layer.clone();
+    (
+        Box::new(move |router, _| layer(router)),
+        Box::new(move |router, _| chat(router)),
+    )
+}
+
+/// Verifiers that accept `alg: none` (in any spelling).
+pub fn accept_alg_none() -> (AuthFault, ChatFault) {
+    both(|header, _| {
+        header["alg"]
+            .as_str()
+            .is_some_and(|a| a.eq_ignore_ascii_case("none"))
+    })
+}
+
+/// Verifiers that do not check `aud`.
+pub fn skip_audience() -> (AuthFault, ChatFault) {
+    both(|_, claims| {
+        if claims["aud"] == "conformance-apis" {
+            return false;
+        }
+        claims["aud"] = json!("conformance-apis");
+        true
+    })
+}
+
+/// The auth-api classifies a principal by the shape of `sub`: a service
+/// whose client id is a UUID becomes a user.
+pub fn classify_by_uuid_shape() -> AuthFault {
+    let layer = rewriting_tokens(|_, claims| {
+        let uuid_sub = claims["sub"]
+            .as_str()
+            .is_some_and(|s| uuid::Uuid::parse_str(s).is_ok());
+        let Some(map) = claims.as_object_mut().filter(|_| uuid_sub) else {
+            return false;
+        };
+        if map.remove("client_id").is_none() {
+            return false;
+        }
+        map.remove("scope");
+        map.insert("type".to_owned(), json!("access"));
+        true
+    });
+    Box::new(move |router, _| layer(router))
+}

@@ -103,6 +103,24 @@ impl SigningKey {
             .map_err(|e| KeyError::Sign(e.to_string()))
     }
 
+    /// Signs any header and claims as given, `alg` included: for building
+    /// malformed and forged tokens in conformance tests, never for issuing.
+    pub fn sign_raw(
+        &self,
+        header: &serde_json::Value,
+        claims: &serde_json::Value,
+    ) -> Result<String, KeyError> {
+        use base64::Engine as _;
+        let b64 = |v: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let message = format!("{}.{}", b64(header), b64(claims));
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, Algorithm::EdDSA)
+                .map_err(|e| KeyError::Sign(e.to_string()))?;
+        Ok(format!("{message}.{signature}"))
+    }
+
     /// The public key set to publish: this key only, no private members.
     pub fn jwks(&self) -> Jwks {
         Jwks {

@@ -226,6 +226,35 @@ impl AuthClient {
             .map(|list| list.members))
     }
 
+    /// Whether the auth-api still considers a token active (RFC 7662), so
+    /// that a revoked token is refused here too, not only at the auth-api.
+    pub async fn is_active(&self, token: &str) -> Result<bool, UpstreamError> {
+        #[derive(Deserialize)]
+        struct Introspection {
+            active: bool,
+        }
+        let response = self
+            .http
+            .post(format!("{}/oauth/introspect", self.base))
+            .header(
+                reqwest::header::AUTHORIZATION,
+                reference_shared::form::basic_authorization(
+                    &self.client_id,
+                    self.client_secret.expose(),
+                ),
+            )
+            .form(&[("token", token)])
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(UpstreamError::BadAnswer(format!(
+                "introspection answered {}",
+                response.status()
+            )));
+        }
+        Ok(response.json::<Introspection>().await?.active)
+    }
+
     /// The auth-api's key set.
     pub async fn jwks(&self) -> Result<Jwks, UpstreamError> {
         let response = self

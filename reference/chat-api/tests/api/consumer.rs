@@ -39,6 +39,11 @@ impl FakeAuth {
             .respond_with(ResponseTemplate::new(200).set_body_json(dev_key().jwks()))
             .mount(&fake.server)
             .await;
+        Mock::given(method("POST"))
+            .and(path("/oauth/introspect"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "active": true })))
+            .mount(&fake.server)
+            .await;
         fake
     }
 
@@ -426,6 +431,34 @@ async fn an_unknown_kid_refreshes_the_keys_at_most_once_a_minute() {
         auth.requests_to("/.well-known/jwks.json").await.len(),
         1,
         "no refresh within the minute"
+    );
+}
+
+#[tokio::test]
+async fn a_token_the_auth_api_calls_inactive_is_refused() {
+    let auth = FakeAuth::healthy().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/introspect"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "active": false })))
+        .with_priority(1)
+        .mount(&auth.server)
+        .await;
+    let chat = auth.chat().await;
+    let sent = chat
+        .send(&auth.alice_token(), auth.group, &hello(), None)
+        .await;
+    expect_error(sent, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert!(chat.stored(auth.group).await.is_empty());
+    let introspected = auth.requests_to("/oauth/introspect").await;
+    let basic = introspected[0]
+        .headers
+        .get("authorization")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        basic.starts_with("Basic "),
+        "the chat-api authenticates as its client"
     );
 }
 

@@ -213,6 +213,22 @@ pub async fn token(
     })
 }
 
+/// The authenticated client and the `token` parameter of an introspection
+/// or revocation request.
+async fn client_and_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<(ClientRecord, String), ApiError> {
+    let form = Form::parse(headers, uri, body)?;
+    let client = authenticate(state, headers, &form).await?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| ApiError::oauth_request("token is required"))?;
+    Ok((client, token.to_owned()))
+}
+
 /// `POST /oauth/introspect` (RFC 7662): `{active: false}` and nothing else
 /// for any token that is not valid here.
 pub async fn introspect(
@@ -221,11 +237,8 @@ pub async fn introspect(
     uri: Uri,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let form = Form::parse(&headers, &uri, &body)?;
-    authenticate(&state, &headers, &form).await?;
-    let token = form
-        .get("token")
-        .ok_or_else(|| ApiError::oauth_request("token is required"))?;
+    let (_, token) = client_and_token(&state, &headers, &uri, &body).await?;
+    let token = token.as_str();
     let inactive = || no_store(axum::Json(json!({ "active": false })).into_response());
     let Ok(claims) = state.verifier().verify(token) else {
         return Ok(inactive());
@@ -278,12 +291,8 @@ pub async fn revoke(
     uri: Uri,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let form = Form::parse(&headers, &uri, &body)?;
-    let client = authenticate(&state, &headers, &form).await?;
-    let token = form
-        .get("token")
-        .ok_or_else(|| ApiError::oauth_request("token is required"))?;
-    if let Ok(claims) = state.verifier().verify(token) {
+    let (client, token) = client_and_token(&state, &headers, &uri, &body).await?;
+    if let Ok(claims) = state.verifier().verify(&token) {
         let owned = match Principal::from_claims(&claims) {
             Ok(Principal::User { .. }) => true,
             Ok(Principal::Service { client_id, .. }) => client_id.as_str() == client.client_id,

@@ -10,6 +10,7 @@
 //! - `stack`: the reference stack started in-process, with optional faults.
 //! - `observe`: the recorder between the chat-api and the auth-api.
 //! - `runner`: runs scenarios and decides each check.
+//! - `properties`: generated client ids, checked over HTTP with proptest.
 //! - `attacks`: forged and malformed tokens for the JWT attack scenarios.
 //! - `expect`: holding an answer against a step's expectations.
 //! - `outcome`: [`CheckOutcome`] and [`RunReport`]: failed checks are data.
@@ -22,6 +23,7 @@ mod error;
 mod expect;
 mod observe;
 mod outcome;
+mod properties;
 mod provision;
 mod redact;
 pub mod report;
@@ -33,6 +35,7 @@ mod target;
 pub use error::HarnessError;
 pub use observe::{Hop, Observer};
 pub use outcome::{CheckOutcome, RunReport, Status, Summary};
+pub use properties::PropertyOptions;
 pub use runner::{RunOptions, check_ids, run};
 pub use stack::{AuthFault, ChatFault, ReferenceStack, StackOptions, StoreChoice, dev_key_path};
 pub use target::{ConfigFile, Target};

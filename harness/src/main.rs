@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use conformance::scenario::{Level, load_dir};
 use conformance::{
-    ConfigFile, HarnessError, ReferenceStack, RunOptions, StackOptions, StoreChoice, Target, report,
+    ConfigFile, HarnessError, PropertyOptions, ReferenceStack, RunOptions, StackOptions,
+    StoreChoice, Target, report,
 };
 use reference_shared::Secret;
 
@@ -72,6 +73,12 @@ struct RunArgs {
     /// Scenarios run at once.
     #[arg(long, default_value_t = 4)]
     jobs: usize,
+    /// Generated client ids each property check tries.
+    #[arg(long, default_value_t = 32)]
+    cases: u32,
+    /// The property checks' seed (printed by a failure), to reproduce it.
+    #[arg(long, value_parser = parse_seed)]
+    seed: Option<u64>,
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -157,17 +164,12 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
         only: args.only,
         tags: args.tag,
         jobs: args.jobs,
+        properties: PropertyOptions {
+            cases: args.cases,
+            seed: args.seed.unwrap_or_else(|| PropertyOptions::default().seed),
+        },
     };
-    let total = scenarios
-        .iter()
-        .flat_map(|s| {
-            s.checks().filter(|c| {
-                (options.only.is_empty()
-                    || options.only.iter().any(|p| c.id.starts_with(p.as_str())))
-                    && (options.tags.is_empty() || s.tags.iter().any(|t| options.tags.contains(t)))
-            })
-        })
-        .count();
+    let total = options.selected_count(&scenarios);
     let progress = report::Progress::new(total);
     let report = conformance::run(&scenarios, &target, &options, &|outcome| {
         progress.check_done(outcome);
@@ -210,6 +212,15 @@ async fn serve(store: StoreChoice) -> Result<u8, HarnessError> {
     println!("Ctrl-C stops both.");
     let _ = tokio::signal::ctrl_c().await;
     Ok(0)
+}
+
+/// A seed in decimal or `0x` hexadecimal, as failures print it.
+fn parse_seed(text: &str) -> Result<u64, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|e| format!("{text:?} is no seed: {e}"))
 }
 
 fn list(dir: &std::path::Path) -> Result<u8, HarnessError> {

@@ -45,7 +45,9 @@ pub struct CheckOutcome {
     /// The response: status and body, secrets redacted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response: Option<String>,
-    /// A curl line that sends the request again (secrets as `$NAMES`).
+    /// A command that reproduces the failure: a curl line that sends the
+    /// request again (secrets as `$NAMES`), or for a generated check, the
+    /// `conformance run` line with its seed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub curl: Option<String>,
     /// How long the step took.

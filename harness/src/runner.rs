@@ -11,6 +11,7 @@ use tokio::sync::Mutex;
 use crate::error::HarnessError;
 use crate::expect::{self, Answer, Mismatch};
 use crate::outcome::{CheckOutcome, RunReport, Status, TargetInfo};
+use crate::properties::{self, Property, PropertyOptions};
 use crate::provision::{self, Accounts};
 use crate::redact::Secrets;
 use crate::scenario::{Auth, Body, Level, Scenario, Service, Step, Vars, render, render_value};
@@ -27,6 +28,8 @@ pub struct RunOptions {
     pub tags: Vec<String>,
     /// Scenarios run at once.
     pub jobs: usize,
+    /// Cases and seed of the generated property checks.
+    pub properties: PropertyOptions,
 }
 
 impl Default for RunOptions {
@@ -36,16 +39,45 @@ impl Default for RunOptions {
             only: Vec::new(),
             tags: Vec::new(),
             jobs: 4,
+            properties: PropertyOptions::default(),
         }
     }
 }
 
 impl RunOptions {
     fn selects(&self, scenario: &Scenario, check_id: &str) -> bool {
-        (self.only.is_empty() || self.only.iter().any(|p| check_id.starts_with(p.as_str())))
+        self.selects_id(check_id)
             && (self.tags.is_empty() || scenario.tags.iter().any(|t| self.tags.contains(t)))
     }
+
+    fn selects_id(&self, check_id: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|p| check_id.starts_with(p.as_str()))
+    }
+
+    fn selects_property(&self, property: Property) -> bool {
+        self.selects_id(property.id())
+            && (self.tags.is_empty()
+                || PROPERTY_TAGS
+                    .iter()
+                    .any(|t| self.tags.iter().any(|s| s == t)))
+    }
+
+    /// How many checks a run of these scenarios makes, for progress output.
+    pub fn selected_count(&self, scenarios: &[Scenario]) -> usize {
+        let scenario_checks = scenarios
+            .iter()
+            .flat_map(|s| s.checks().filter(move |c| self.selects(s, &c.id)))
+            .count();
+        scenario_checks
+            + Property::ALL
+                .into_iter()
+                .filter(|p| self.selects_property(*p))
+                .count()
+    }
 }
+
+/// The tags the generated property checks answer to.
+const PROPERTY_TAGS: [&str; 3] = ["principal", "service-token", "properties"];
 
 /// How long one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -110,6 +142,7 @@ pub async fn run(
         .flat_map(futures::stream::iter)
         .collect()
         .await;
+    outcomes.extend(runner.properties(options, on_check).await);
     outcomes.sort_by(|a, b| (a.scenario.as_str(), a.line).cmp(&(b.scenario.as_str(), b.line)));
     let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let info = TargetInfo {
@@ -163,6 +196,40 @@ struct Prepared {
 }
 
 impl Runner {
+    /// The generated property checks; skipped without the admin token,
+    /// which they need to register clients.
+    async fn properties(
+        &self,
+        options: &RunOptions,
+        on_check: &(dyn Fn(&CheckOutcome) + Sync),
+    ) -> Vec<CheckOutcome> {
+        let selected = |p: Property| options.selects_property(p);
+        let Some(admin) = &self.target.admin_token else {
+            return Property::ALL
+                .into_iter()
+                .filter(|p| selected(*p))
+                .map(|p| {
+                    let outcome = properties::skipped(
+                        p,
+                        "needs the admin token to register generated clients",
+                    );
+                    on_check(&outcome);
+                    outcome
+                })
+                .collect();
+        };
+        let context = properties::Context {
+            http: self.http.clone(),
+            auth_url: self.target.auth_url.clone(),
+            chat_url: self.target.chat_url.clone(),
+            admin: admin.clone(),
+            group_id: self.accounts.group_id.clone(),
+            run: self.accounts.run.clone(),
+            secrets: Arc::clone(&self.secrets),
+        };
+        properties::run(context, options.properties, selected, on_check).await
+    }
+
     async fn scenario(
         &self,
         scenario: &Scenario,
@@ -641,5 +708,6 @@ pub fn check_ids(scenarios: &[Scenario]) -> BTreeSet<(String, Level)> {
     scenarios
         .iter()
         .flat_map(|s| s.checks().map(|c| (c.id.clone(), c.level)))
+        .chain(properties::check_ids().map(|id| (id.to_owned(), Level::Strict)))
         .collect()
 }

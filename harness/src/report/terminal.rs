@@ -62,12 +62,22 @@ impl Progress {
 /// Everything needed to understand and reproduce a failed check.
 pub fn failure_details(check: &CheckOutcome) -> String {
     let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "{}:{}: step \"{}\"",
-        check.scenario, check.line, check.step
-    );
+    // Line 0: a generated check (the properties), not a step of a file;
+    // its message holds the shrunk input and the seed.
+    let generated = check.line == 0;
+    if generated {
+        let _ = writeln!(text, "{}: \"{}\"", check.scenario, check.step);
+    } else {
+        let _ = writeln!(
+            text,
+            "{}:{}: step \"{}\"",
+            check.scenario, check.line, check.step
+        );
+    }
     if let (Some(expected), Some(actual)) = (&check.expected, &check.actual) {
+        if generated {
+            let _ = writeln!(text, "  {}", check.message);
+        }
         let _ = writeln!(text, "  expected: {expected}");
         let _ = writeln!(text, "  actual:   {actual}");
     } else {

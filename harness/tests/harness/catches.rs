@@ -1,4 +1,7 @@
+use conformance::Status;
+
 use crate::faults;
+use crate::helpers;
 use crate::helpers::{assert_caught, run_with_faults};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,4 +119,91 @@ async fn skipping_the_audience_check_is_caught() {
 async fn classifying_principals_by_the_shape_of_sub_is_caught() {
     let report = run_with_faults(Some(faults::classify_by_uuid_shape()), None).await;
     assert_caught(&report, &["strict.uuid-client.not-a-user"]);
+}
+
+/// The shrunk input a failed property printed: `Text(" ")` in
+/// "fails for the client id shape Text(\" \") (shrunk; …".
+fn shrunk_input(message: &str) -> &str {
+    let start = message
+        .find("shape ")
+        .map(|i| i + "shape ".len())
+        .expect("the message names the shape");
+    let end = message
+        .find(" (shrunk")
+        .expect("the message says it shrank");
+    &message[start..end]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_credentials_not_form_decoded_fail_a_property_shrunk_to_one_character() {
+    let seed = 0x5eed_0001;
+    let report = helpers::run_properties(faults::basic_not_decoded(), seed).await;
+    let reads = helpers::outcome(&report, "strict.subjects.reads-group");
+    assert_eq!(reads.status, Status::Failed, "{reads:?}");
+    let shrunk = shrunk_input(&reads.message);
+    // Shrinking leaves one character that form-urlencoding changes.
+    let text = shrunk
+        .strip_prefix("Text(\"")
+        .and_then(|t| t.strip_suffix("\")"))
+        .unwrap_or_else(|| panic!("shrunk to free text: {}", reads.message));
+    assert_eq!(text.chars().count(), 1, "{}", reads.message);
+    assert_ne!(
+        reference_shared::form::encode(text),
+        text,
+        "{}",
+        reads.message
+    );
+    assert!(
+        reads.message.contains("seed 0x5eed0001"),
+        "{}",
+        reads.message
+    );
+    assert_eq!(
+        reads.curl.as_deref(),
+        Some("conformance run --only strict.subjects.reads-group --seed 0x5eed0001 --cases 32")
+    );
+    assert!(
+        reads.message.contains("POST /oauth/token"),
+        "{}",
+        reads.message
+    );
+    assert!(
+        reads.actual.as_deref().unwrap().contains("401"),
+        "{reads:?}"
+    );
+
+    // The printed seed, passed back, fails the same way.
+    let again = helpers::run_properties(faults::basic_not_decoded(), seed).await;
+    let again = helpers::outcome(&again, "strict.subjects.reads-group");
+    assert_eq!(again.status, Status::Failed);
+    assert_eq!(shrunk_input(&again.message), shrunk);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_properties_catch_the_seeds_bug_a_missing_scope_check_and_classification_by_shape() {
+    let seed = rand_seed();
+    let report = helpers::run_properties(faults::seed_bug(), seed).await;
+    let reads = helpers::outcome(&report, "strict.subjects.reads-group");
+    assert_eq!(reads.status, Status::Failed, "{reads:?}");
+    assert!(reads.message.contains("GET members"), "{}", reads.message);
+
+    let report = helpers::run_properties(faults::no_scope_check(), seed).await;
+    let scope = helpers::outcome(&report, "strict.subjects.scope-enforced");
+    assert_eq!(scope.status, Status::Failed, "{scope:?}");
+    assert_eq!(scope.expected.as_deref(), Some("403 insufficient_scope"));
+
+    let report = helpers::run_properties(faults::classify_by_uuid_shape(), seed).await;
+    let user = helpers::outcome(&report, "strict.subjects.not-a-user");
+    assert_eq!(user.status, Status::Failed, "{user:?}");
+    // Only a UUID-shaped id shows the bug, so shrinking stops at one.
+    assert!(
+        shrunk_input(&user.message).starts_with("Uuid(")
+            || shrunk_input(&user.message).starts_with("UserLookAlike("),
+        "{}",
+        user.message
+    );
+}
+
+fn rand_seed() -> u64 {
+    u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap())
 }

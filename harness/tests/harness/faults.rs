@@ -262,3 +262,32 @@ pub fn classify_by_uuid_shape() -> AuthFault {
     });
     Box::new(move |router, _| layer(router))
 }
+
+/// The token endpoint does not form-urldecode HTTP Basic credentials (RFC
+/// 6749 App. B): re-created by encoding the client id once more, so that
+/// the reference's one decoding leaves it encoded. Ids made of unreserved
+/// characters only still work.
+pub fn basic_not_decoded() -> AuthFault {
+    Box::new(|router, _| {
+        router.layer(from_fn(|mut request: Request, next: Next| async move {
+            let basic = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Basic "))
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .and_then(|b| String::from_utf8(b).ok());
+            if let Some((id, secret)) = basic.as_deref().and_then(|p| p.split_once(':')) {
+                let pair = format!("{}:{secret}", reference_shared::form::encode(id));
+                let value = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                );
+                request
+                    .headers_mut()
+                    .insert(header::AUTHORIZATION, value.parse().expect("a header"));
+            }
+            next.run(request).await
+        }))
+    })
+}

@@ -5,6 +5,11 @@ use conformance::{ReferenceStack, RunOptions, RunReport, StackOptions, Status, S
 
 /// Runs every bundled scenario against a reference stack started with these options.
 pub async fn run_against(options: StackOptions) -> RunReport {
+    run_selected(options, RunOptions::default()).await
+}
+
+/// Runs the bundled scenarios `run` selects against a reference stack.
+pub async fn run_selected(options: StackOptions, run: RunOptions) -> RunReport {
     let scenarios =
         load_dir(&conformance::bundled_scenarios()).expect("the bundled scenarios load");
     let stack = ReferenceStack::start(options)
@@ -12,11 +17,36 @@ pub async fn run_against(options: StackOptions) -> RunReport {
         .expect("the reference stack starts");
     let run = RunOptions {
         gate: Level::Strict,
-        ..RunOptions::default()
+        ..run
     };
     conformance::run(&scenarios, &stack.target, &run, &|_| {})
         .await
         .expect("the run completes")
+}
+
+/// Runs only the generated property checks, with this seed, against the
+/// embedded reference with an auth-api fault.
+pub async fn run_properties(fault: conformance::AuthFault, seed: u64) -> RunReport {
+    let options = StackOptions {
+        store: Some(StoreChoice::Embedded),
+        auth_fault: Some(fault),
+        ..StackOptions::default()
+    };
+    let run = RunOptions {
+        only: vec!["strict.subjects".to_owned()],
+        properties: conformance::PropertyOptions { cases: 32, seed },
+        ..RunOptions::default()
+    };
+    run_selected(options, run).await
+}
+
+/// The outcome of one check.
+pub fn outcome<'a>(report: &'a RunReport, id: &str) -> &'a conformance::CheckOutcome {
+    report
+        .checks
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no check {id} in the report"))
 }
 
 /// Runs against the embedded reference with one fault layered on.

@@ -1,0 +1,701 @@
+//! Property tests of subject parsing over HTTP: the whole family the seed's
+//! bug belongs to (a principal mistaken for another). proptest generates
+//! OAuth client ids (UUIDs in every spelling, look-alikes of existing user
+//! ids, non-ASCII, spaces, `:` and `%`, very long), the harness registers
+//! each through the admin endpoint, gets it a service token and asserts
+//! what the contract says a service may and may not do. A failure is shrunk
+//! to a minimal id and printed with the seed that reproduces it.
+//!
+//! Each generated id is made unique on the target by a tag holding the run
+//! id, put in the middle of free text (so leading and trailing characters
+//! stay as generated), and by a fresh UUID or a fresh user for the UUID
+//! shapes: a rerun with the same seed against a deployment that keeps its
+//! clients generates the same shapes without colliding with the first run.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use reference_shared::Secret;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::outcome::{CheckOutcome, Status};
+use crate::redact::Secrets;
+use crate::scenario::Level;
+
+/// How many cases each property tries, and from which seed.
+#[derive(Debug, Clone, Copy)]
+pub struct PropertyOptions {
+    /// Generated client ids per property.
+    pub cases: u32,
+    /// The seed of the generator; the same seed generates the same cases.
+    pub seed: u64,
+}
+
+impl Default for PropertyOptions {
+    fn default() -> Self {
+        Self {
+            cases: 32,
+            seed: rand::random(),
+        }
+    }
+}
+
+/// A property of service principals, checked for every generated client id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Property {
+    /// With `groups:read`, the group and members endpoints answer 200.
+    ReadsGroup,
+    /// Without it, both answer 403 `insufficient_scope`.
+    ScopeEnforced,
+    /// User-only routes of both services refuse it with 403 `forbidden`.
+    NotAUser,
+}
+
+impl Property {
+    /// Every property, in report order.
+    pub const ALL: [Self; 3] = [Self::ReadsGroup, Self::ScopeEnforced, Self::NotAUser];
+
+    /// The check's stable id.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::ReadsGroup => "strict.subjects.reads-group",
+            Self::ScopeEnforced => "strict.subjects.scope-enforced",
+            Self::NotAUser => "strict.subjects.not-a-user",
+        }
+    }
+
+    /// What it asserts, for reports.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::ReadsGroup => {
+                "any client id with groups:read gets a service token that reads the group and its members"
+            }
+            Self::ScopeEnforced => {
+                "any client id without groups:read is refused the group and its members with insufficient_scope"
+            }
+            Self::NotAUser => {
+                "no client id makes a service token pass for a user at /auth/me or the chat-api"
+            }
+        }
+    }
+
+    fn has_scope(self) -> bool {
+        self != Self::ScopeEnforced
+    }
+}
+
+/// The spellings a UUID can take (RFC 9562 and common variants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Spelling {
+    /// `0193a1c0-…`, exactly how the contract spells user ids.
+    Hyphenated,
+    /// `0193A1C0-…`.
+    Upper,
+    /// `{0193a1c0-…}`.
+    Braces,
+    /// `urn:uuid:0193a1c0-…`.
+    Urn,
+    /// `0193a1c0…` without hyphens.
+    Simple,
+    /// `{0193A1C0…}` without hyphens.
+    UpperSimpleBraces,
+}
+
+impl Spelling {
+    fn apply(self, id: Uuid) -> String {
+        match self {
+            Self::Hyphenated => id.hyphenated().to_string(),
+            Self::Upper => id.hyphenated().to_string().to_uppercase(),
+            Self::Braces => id.braced().to_string(),
+            Self::Urn => id.urn().to_string(),
+            Self::Simple => id.simple().to_string(),
+            Self::UpperSimpleBraces => format!("{{{}}}", id.simple().to_string().to_uppercase()),
+        }
+    }
+}
+
+/// The shape of a generated client id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// Free text, with the run's tag put in its middle.
+    Text(String),
+    /// A UUID no user has, in this spelling.
+    Uuid(Spelling),
+    /// An existing user's id in this spelling; exactly the user's id must be
+    /// refused at registration (409).
+    UserLookAlike(Spelling),
+}
+
+fn spellings() -> impl Strategy<Value = Spelling> {
+    prop_oneof![
+        Just(Spelling::Hyphenated),
+        Just(Spelling::Upper),
+        Just(Spelling::Braces),
+        Just(Spelling::Urn),
+        Just(Spelling::Simple),
+        Just(Spelling::UpperSimpleBraces),
+    ]
+}
+
+/// The generator. Text comes first so that shrinking moves toward it.
+pub fn subjects() -> impl Strategy<Value = Subject> {
+    prop_oneof![
+        3 => "[a-z0-9 :%+&=./_~é€ß漢-]{0,16}".prop_map(Subject::Text),
+        2 => "\\PC{0,16}".prop_map(Subject::Text),
+        1 => "[a-zA-Z0-9]{200,230}".prop_map(Subject::Text),
+        2 => spellings().prop_map(Subject::Uuid),
+        2 => spellings().prop_map(Subject::UserLookAlike),
+    ]
+}
+
+/// A failed property: the reason, the shrunk input and how to rerun it.
+#[derive(Debug, Clone)]
+struct Failure {
+    reason: String,
+    expected: String,
+    actual: String,
+    request: Option<String>,
+    response: Option<String>,
+}
+
+impl Failure {
+    fn new(
+        request: &str,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+        response: Option<String>,
+    ) -> Self {
+        let expected = expected.into();
+        let actual = actual.into();
+        Self {
+            reason: format!("{request}: expected {expected}, got {actual}"),
+            expected,
+            actual,
+            request: Some(request.to_owned()),
+            response,
+        }
+    }
+
+    fn plain(reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Self {
+            expected: String::new(),
+            actual: reason.clone(),
+            reason,
+            request: None,
+            response: None,
+        }
+    }
+}
+
+/// What the properties need of the target and the run.
+#[derive(Clone)]
+pub struct Context {
+    /// HTTP client.
+    pub http: reqwest::Client,
+    /// The auth-api.
+    pub auth_url: String,
+    /// The chat-api.
+    pub chat_url: String,
+    /// The admin token.
+    pub admin: Secret,
+    /// The harness's group.
+    pub group_id: String,
+    /// This run's id.
+    pub run: String,
+    /// Secrets to keep out of reports.
+    pub secrets: Arc<Secrets>,
+}
+
+/// A registered client, kept so that an id tried twice (shrinking revisits
+/// values) is not registered twice.
+#[derive(Clone)]
+struct Registered {
+    id: String,
+    secret: Option<Secret>,
+}
+
+struct PropertyRun {
+    context: Context,
+    property: Property,
+    registered: Mutex<HashMap<String, Registered>>,
+    look_alike_users: Mutex<HashMap<Spelling, Uuid>>,
+    failures: Mutex<Vec<(Subject, Failure)>>,
+}
+
+/// Runs every selected property and returns one outcome each.
+pub async fn run(
+    context: Context,
+    options: PropertyOptions,
+    selected: impl Fn(Property) -> bool,
+    on_check: &(dyn Fn(&CheckOutcome) + Sync),
+) -> Vec<CheckOutcome> {
+    let handle = tokio::runtime::Handle::current();
+    let mut tasks = Vec::new();
+    for property in Property::ALL.into_iter().filter(|p| selected(*p)) {
+        let state = Arc::new(PropertyRun {
+            context: context.clone(),
+            property,
+            registered: Mutex::new(HashMap::new()),
+            look_alike_users: Mutex::new(HashMap::new()),
+            failures: Mutex::new(Vec::new()),
+        });
+        let handle = handle.clone();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let result = check_property(&state, options, &handle);
+            (state, result, started.elapsed())
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        let Ok((state, result, elapsed)) = task.await else {
+            continue;
+        };
+        let outcome = outcome(&state, options, result, elapsed);
+        on_check(&outcome);
+        outcomes.push(outcome);
+    }
+    outcomes
+}
+
+/// proptest's runner is synchronous: it runs on a blocking thread and
+/// drives each case's requests on the harness's runtime.
+fn check_property(
+    state: &Arc<PropertyRun>,
+    options: PropertyOptions,
+    handle: &tokio::runtime::Handle,
+) -> Result<(), TestError<Subject>> {
+    let config = Config {
+        cases: options.cases,
+        failure_persistence: None,
+        max_shrink_iters: 256,
+        max_shrink_time: 60_000,
+        ..Config::default()
+    };
+    let mut seed = [0_u8; 32];
+    seed[..8].copy_from_slice(&options.seed.to_le_bytes());
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
+    runner.run(&subjects(), |subject| {
+        handle.block_on(state.case(&subject)).map_err(|failure| {
+            let reason = failure.reason.clone();
+            state
+                .failures
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((subject, failure));
+            TestCaseError::fail(reason)
+        })
+    })
+}
+
+fn base_outcome(property: Property, status: Status, message: String) -> CheckOutcome {
+    CheckOutcome {
+        id: property.id().to_owned(),
+        level: Level::Strict,
+        status,
+        scenario: "properties (generated client ids)".to_owned(),
+        scenario_id: "strict.subjects".to_owned(),
+        step: property.title().to_owned(),
+        line: 0,
+        message,
+        expected: None,
+        actual: None,
+        request: None,
+        response: None,
+        curl: None,
+        duration_ms: 0,
+    }
+}
+
+/// The outcome of a property the target cannot run.
+pub fn skipped(property: Property, why: &str) -> CheckOutcome {
+    base_outcome(property, Status::Skipped, why.to_owned())
+}
+
+fn outcome(
+    state: &PropertyRun,
+    options: PropertyOptions,
+    result: Result<(), TestError<Subject>>,
+    elapsed: std::time::Duration,
+) -> CheckOutcome {
+    let property = state.property;
+    let secrets = &state.context.secrets;
+    let rerun = format!(
+        "conformance run --only {} --seed {:#x} --cases {}",
+        property.id(),
+        options.seed,
+        options.cases
+    );
+    let mut outcome = base_outcome(
+        property,
+        Status::Passed,
+        format!(
+            "held for {} generated client ids (seed {:#x})",
+            options.cases, options.seed
+        ),
+    );
+    outcome.duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    match result {
+        Ok(()) => {}
+        Err(TestError::Abort(reason)) => {
+            outcome.status = Status::Failed;
+            outcome.message =
+                secrets.redact(&format!("the property could not run: {reason}; {rerun}"));
+        }
+        Err(TestError::Fail(_, subject)) => {
+            let failures = state
+                .failures
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let failure = failures
+                .iter()
+                .rev()
+                .find(|(s, _)| *s == subject)
+                .or(failures.last())
+                .map_or_else(|| Failure::plain("failed"), |(_, f)| f.clone());
+            outcome.status = Status::Failed;
+            outcome.message = secrets.redact(&format!(
+                "fails for the client id shape {} (shrunk; seed {:#x}): {}",
+                ShapeDisplay(&subject),
+                options.seed,
+                failure.reason
+            ));
+            outcome.expected = Some(secrets.redact(&failure.expected)).filter(|e| !e.is_empty());
+            outcome.actual = Some(secrets.redact(&failure.actual));
+            outcome.request = failure.request.map(|r| secrets.redact(&r));
+            outcome.response = failure.response.map(|r| secrets.redact(&r));
+            outcome.curl = Some(rerun);
+        }
+    }
+    outcome
+}
+
+/// `Text(" :")` rather than proptest's `Debug`, for one-line messages.
+struct ShapeDisplay<'a>(&'a Subject);
+
+impl fmt::Display for ShapeDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Subject::Text(text) => write!(f, "Text({text:?})"),
+            Subject::Uuid(spelling) => write!(f, "Uuid({spelling:?})"),
+            Subject::UserLookAlike(spelling) => write!(f, "UserLookAlike({spelling:?})"),
+        }
+    }
+}
+
+/// An answer: status and body.
+struct Reply {
+    status: u16,
+    body: Value,
+    text: String,
+}
+
+impl Reply {
+    fn shown(&self) -> String {
+        format!("{}\n{}", self.status, truncate(&self.text, 400))
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+impl PropertyRun {
+    async fn case(&self, subject: &Subject) -> Result<(), Failure> {
+        let Some(client) = self.register(subject).await? else {
+            // Exactly a user's id, refused as the contract says.
+            return Ok(());
+        };
+        let token = self.token(&client).await?;
+        let group = format!("/api/auth/groups/{}", self.context.group_id);
+        let members = format!("{group}/members");
+        match self.property {
+            Property::ReadsGroup => {
+                Self::expect_status(
+                    &self.get_auth(&group, &token).await?,
+                    "GET group",
+                    200,
+                    None,
+                )?;
+                Self::expect_status(
+                    &self.get_auth(&members, &token).await?,
+                    "GET members",
+                    200,
+                    None,
+                )?;
+            }
+            Property::ScopeEnforced => {
+                let code = Some("insufficient_scope");
+                Self::expect_status(
+                    &self.get_auth(&group, &token).await?,
+                    "GET group",
+                    403,
+                    code,
+                )?;
+                Self::expect_status(
+                    &self.get_auth(&members, &token).await?,
+                    "GET members",
+                    403,
+                    code,
+                )?;
+            }
+            Property::NotAUser => {
+                let code = Some("forbidden");
+                let me = self.get_auth("/auth/me", &token).await?;
+                Self::expect_status(&me, "GET /auth/me", 403, code)?;
+                let path = format!("/api/chat/groups/{}/messages", self.context.group_id);
+                let list = self
+                    .send(
+                        self.context
+                            .http
+                            .get(format!("{}{path}", self.context.chat_url))
+                            .bearer_auth(&token),
+                    )
+                    .await?;
+                Self::expect_status(&list, "GET chat messages", 403, code)?;
+                let post = self
+                    .send(
+                        self.context
+                            .http
+                            .post(format!("{}{path}", self.context.chat_url))
+                            .bearer_auth(&token)
+                            .json(&json!({ "content": "a service is no sender" })),
+                    )
+                    .await?;
+                Self::expect_status(&post, "POST chat message", 403, code)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The client id this case registers, unique on the target.
+    async fn client_id(&self, subject: &Subject) -> Result<(String, bool), Failure> {
+        // Characters that form-urlencoding leaves alone, so the tag adds nothing
+        // that a shrunk failure could be blamed on.
+        let tag = format!("_{}{}_", self.context.run, self.property as u8);
+        Ok(match subject {
+            Subject::Text(text) => {
+                let middle = text
+                    .char_indices()
+                    .nth(text.chars().count() / 2)
+                    .map_or(text.len(), |(i, _)| i);
+                (
+                    format!("{}{tag}{}", &text[..middle], &text[middle..]),
+                    false,
+                )
+            }
+            Subject::Uuid(spelling) => (spelling.apply(Uuid::new_v4()), false),
+            Subject::UserLookAlike(spelling) => {
+                let user = self.look_alike_user(*spelling).await?;
+                (spelling.apply(user), *spelling == Spelling::Hyphenated)
+            }
+        })
+    }
+
+    /// A fresh user per spelling: each look-alike id can be registered once.
+    async fn look_alike_user(&self, spelling: Spelling) -> Result<Uuid, Failure> {
+        if let Some(id) = self.users().get(&spelling) {
+            return Ok(*id);
+        }
+        let email = format!(
+            "lookalike-{}-{}@conformance.test",
+            self.context.run,
+            Uuid::new_v4().simple()
+        );
+        let reply = self
+            .send(
+                self.context
+                    .http
+                    .post(format!("{}/admin/users", self.context.auth_url))
+                    .bearer_auth(self.context.admin.expose())
+                    .json(&json!({ "email": email, "password": format!("pw-{}", Uuid::new_v4().simple()) })),
+            )
+            .await?;
+        let id = reply.body["id"]
+            .as_str()
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .ok_or_else(|| {
+                Failure::new(
+                    "POST /admin/users",
+                    "201 with a user id",
+                    reply.shown(),
+                    None,
+                )
+            })?;
+        self.users().insert(spelling, id);
+        Ok(id)
+    }
+
+    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<Spelling, Uuid>> {
+        self.look_alike_users
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers the case's client; `None` when the id is exactly a user's
+    /// and was refused with 409, as it must be.
+    async fn register(&self, subject: &Subject) -> Result<Option<Registered>, Failure> {
+        let (id, is_user_id) = self.client_id(subject).await?;
+        let cached = self
+            .registered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&id)
+            .cloned();
+        if let Some(client) = cached {
+            return Ok(client.secret.is_some().then_some(client));
+        }
+        let scopes: Vec<&str> = if self.property.has_scope() {
+            vec!["groups:read"]
+        } else {
+            vec![]
+        };
+        let request = format!("POST /admin/clients {{\"client_id\": {id:?}}}");
+        let reply = self
+            .send(
+                self.context
+                    .http
+                    .post(format!("{}/admin/clients", self.context.auth_url))
+                    .bearer_auth(self.context.admin.expose())
+                    .json(&json!({ "client_id": id, "scopes": scopes })),
+            )
+            .await?;
+        if is_user_id {
+            if reply.status != 409 {
+                return Err(Failure::new(
+                    &request,
+                    "409 conflict: the id is a user's",
+                    reply.shown(),
+                    None,
+                ));
+            }
+            self.remember(Registered { id, secret: None });
+            return Ok(None);
+        }
+        let secret = reply.body["client_secret"].as_str();
+        if reply.status != 201 || reply.body["client_id"] != json!(id) || secret.is_none() {
+            return Err(Failure::new(
+                &request,
+                "201 with the client id as given and a secret",
+                reply.shown(),
+                None,
+            ));
+        }
+        let secret = Secret::new(secret.unwrap_or_default());
+        self.context
+            .secrets
+            .add(secret.expose(), "$GENERATED_CLIENT_SECRET");
+        let client = Registered {
+            id,
+            secret: Some(secret),
+        };
+        self.remember(client.clone());
+        Ok(Some(client))
+    }
+
+    fn remember(&self, client: Registered) {
+        self.registered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(client.id.clone(), client);
+    }
+
+    /// A service token by HTTP Basic, whose `sub` and `client_id` must be
+    /// the id exactly as registered.
+    async fn token(&self, client: &Registered) -> Result<String, Failure> {
+        let secret = client
+            .secret
+            .as_ref()
+            .map(Secret::expose)
+            .unwrap_or_default();
+        let basic = reference_shared::form::basic_authorization(&client.id, secret);
+        let mut form = vec![("grant_type", "client_credentials")];
+        if self.property.has_scope() {
+            form.push(("scope", "groups:read"));
+        }
+        let reply = self
+            .send(
+                self.context
+                    .http
+                    .post(format!("{}/oauth/token", self.context.auth_url))
+                    .header("authorization", basic)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(reference_shared::form::body(&form)),
+            )
+            .await?;
+        let request = format!("POST /oauth/token as {:?} by HTTP Basic", client.id);
+        let token = reply.body["access_token"]
+            .as_str()
+            .filter(|_| reply.status == 200)
+            .ok_or_else(|| Failure::new(&request, "200 with an access token", reply.shown(), None))?
+            .to_owned();
+        self.context.secrets.add(&token, "$GENERATED_CLIENT_TOKEN");
+        let claims = crate::expect::decode_jwt_part(&token, crate::scenario::JwtPart::Claims)
+            .unwrap_or_default();
+        for claim in ["sub", "client_id"] {
+            if claims[claim] != json!(client.id) {
+                return Err(Failure::new(
+                    &request,
+                    format!("the token's {claim} = {:?}", client.id),
+                    format!("{claim} = {}", claims[claim]),
+                    None,
+                ));
+            }
+        }
+        Ok(token)
+    }
+
+    async fn get_auth(&self, path: &str, token: &str) -> Result<Reply, Failure> {
+        self.send(
+            self.context
+                .http
+                .get(format!("{}{path}", self.context.auth_url))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Reply, Failure> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Failure::plain(format!("no answer: {}", e.without_url())))?;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(Reply { status, body, text })
+    }
+
+    fn expect_status(
+        reply: &Reply,
+        request: &str,
+        status: u16,
+        error: Option<&str>,
+    ) -> Result<(), Failure> {
+        let code_ok = error.is_none_or(|code| reply.body["error"] == json!(code));
+        if reply.status == status && code_ok {
+            return Ok(());
+        }
+        let expected = match error {
+            Some(code) => format!("{status} {code}"),
+            None => status.to_string(),
+        };
+        let actual = match reply.body["error"].as_str() {
+            Some(code) => format!("{} {code}", reply.status),
+            None => reply.status.to_string(),
+        };
+        Err(Failure::new(request, expected, actual, Some(reply.shown())))
+    }
+}
+
+/// The ids of the property checks, for `conformance list`.
+pub fn check_ids() -> impl Iterator<Item = &'static str> {
+    Property::ALL.into_iter().map(Property::id)
+}

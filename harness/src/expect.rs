@@ -91,6 +91,18 @@ pub fn check(expect: &Expect, answer: &Answer, vars: &Vars) -> Result<(), Mismat
             }
         }
     }
+    for (name, text) in &expect.header_lacks {
+        let text = render_str(text)?;
+        match answer.header(name) {
+            Some(actual) if !actual.contains(&text) => {}
+            other => {
+                return Err(mismatch(
+                    format!("header {name} without {text}"),
+                    format!("header {name}: {}", other.unwrap_or("(absent)")),
+                ));
+            }
+        }
+    }
     for name in &expect.header_absent {
         if let Some(value) = answer.header(name) {
             return Err(mismatch(

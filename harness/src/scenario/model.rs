@@ -167,6 +167,8 @@ pub struct Expect {
     pub headers: BTreeMap<String, String>,
     /// Headers that contain this text.
     pub header_contains: BTreeMap<String, String>,
+    /// Headers that must be present and not contain this text.
+    pub header_lacks: BTreeMap<String, String>,
     /// Headers that must be absent.
     pub header_absent: Vec<String>,
     /// Assertions on the JSON body.

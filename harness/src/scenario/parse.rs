@@ -86,6 +86,8 @@ struct RawExpect {
     #[serde(default)]
     header_contains: BTreeMap<String, String>,
     #[serde(default)]
+    header_lacks: BTreeMap<String, String>,
+    #[serde(default)]
     header_absent: Vec<String>,
     #[serde(default)]
     json: Vec<RawJsonAssert>,
@@ -406,6 +408,7 @@ fn expect(raw: RawExpect) -> Result<Expect, String> {
         error: raw.error,
         headers: lower_keys(raw.headers),
         header_contains: lower_keys(raw.header_contains),
+        header_lacks: lower_keys(raw.header_lacks),
         header_absent: raw.header_absent.iter().map(|h| h.to_lowercase()).collect(),
         json,
         jwt,
@@ -490,6 +493,7 @@ fn step_names(step: &Step) -> Vec<String> {
     }
     texts.extend(step.expect.headers.values().cloned());
     texts.extend(step.expect.header_contains.values().cloned());
+    texts.extend(step.expect.header_lacks.values().cloned());
     texts.iter().flat_map(|t| names(t)).collect()
 }
 

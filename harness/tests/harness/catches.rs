@@ -207,3 +207,20 @@ async fn the_properties_catch_the_seeds_bug_a_missing_scope_check_and_classifica
 fn rand_seed() -> u64 {
     u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_attribute_in_the_challenge_to_a_request_without_credentials_is_caught() {
+    let report = run_with_faults(Some(faults::challenge_always_names_an_error()), None).await;
+    assert_caught(
+        &report,
+        &[
+            "strict.www-authenticate.no-credentials.auth-me",
+            "strict.www-authenticate.other-scheme.members",
+        ],
+    );
+    // The chat-api's challenges are untouched, and so are its checks.
+    assert!(
+        !crate::helpers::failed(&report)
+            .contains("strict.www-authenticate.no-credentials.chat-send")
+    );
+}

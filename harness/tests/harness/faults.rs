@@ -291,3 +291,20 @@ pub fn basic_not_decoded() -> AuthFault {
         }))
     })
 }
+
+/// Every 401 of the auth-api says `error="invalid_token"`, also to a
+/// request that sent no credentials (RFC 6750 §3.1 says it must not).
+pub fn challenge_always_names_an_error() -> AuthFault {
+    Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            let mut response = next.run(request).await;
+            if response.status() == StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    "Bearer error=\"invalid_token\"".parse().expect("a header"),
+                );
+            }
+            response
+        }))
+    })
+}

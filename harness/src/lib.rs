@@ -11,6 +11,7 @@
 //! - `observe`: the recorder between the chat-api and the auth-api.
 //! - `runner`: runs scenarios and decides each check.
 //! - `properties`: generated client ids, checked over HTTP with proptest.
+//! - `fuzz`: bad input for every operation of the contract's OpenAPI documents.
 //! - `attacks`: forged and malformed tokens for the JWT attack scenarios.
 //! - `expect`: holding an answer against a step's expectations.
 //! - `outcome`: [`CheckOutcome`] and [`RunReport`]: failed checks are data.
@@ -21,6 +22,7 @@
 mod attacks;
 mod error;
 mod expect;
+mod fuzz;
 mod observe;
 mod outcome;
 mod properties;

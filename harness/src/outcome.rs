@@ -54,6 +54,38 @@ pub struct CheckOutcome {
     pub duration_ms: u64,
 }
 
+impl CheckOutcome {
+    /// The outcome of a generated check (properties, fuzzing): no scenario
+    /// file, so `line` is 0 and `scenario` names the generator.
+    pub fn generated(
+        id: String,
+        generator: &str,
+        step: String,
+        status: Status,
+        message: String,
+    ) -> Self {
+        Self {
+            scenario_id: id
+                .rsplit_once('.')
+                .map_or(id.as_str(), |(s, _)| s)
+                .to_owned(),
+            id,
+            level: Level::Strict,
+            status,
+            scenario: generator.to_owned(),
+            step,
+            line: 0,
+            message,
+            expected: None,
+            actual: None,
+            request: None,
+            response: None,
+            curl: None,
+            duration_ms: 0,
+        }
+    }
+}
+
 /// The counts of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {

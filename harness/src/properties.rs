@@ -25,7 +25,6 @@ use uuid::Uuid;
 
 use crate::outcome::{CheckOutcome, Status};
 use crate::redact::Secrets;
-use crate::scenario::Level;
 
 /// How many cases each property tries, and from which seed.
 #[derive(Debug, Clone, Copy)]
@@ -296,22 +295,13 @@ fn check_property(
 }
 
 fn base_outcome(property: Property, status: Status, message: String) -> CheckOutcome {
-    CheckOutcome {
-        id: property.id().to_owned(),
-        level: Level::Strict,
+    CheckOutcome::generated(
+        property.id().to_owned(),
+        "properties (generated client ids)",
+        property.title().to_owned(),
         status,
-        scenario: "properties (generated client ids)".to_owned(),
-        scenario_id: "strict.subjects".to_owned(),
-        step: property.title().to_owned(),
-        line: 0,
         message,
-        expected: None,
-        actual: None,
-        request: None,
-        response: None,
-        curl: None,
-        duration_ms: 0,
-    }
+    )
 }
 
 /// The outcome of a property the target cannot run.

@@ -10,6 +10,7 @@ use tokio::sync::Mutex;
 
 use crate::error::HarnessError;
 use crate::expect::{self, Answer, Mismatch};
+use crate::fuzz;
 use crate::outcome::{CheckOutcome, RunReport, Status, TargetInfo};
 use crate::properties::{self, Property, PropertyOptions};
 use crate::provision::{self, Accounts};
@@ -54,12 +55,18 @@ impl RunOptions {
         self.only.is_empty() || self.only.iter().any(|p| check_id.starts_with(p.as_str()))
     }
 
+    /// Generated checks have no scenario: they answer to fixed tags.
+    fn selects_generated(&self, check_id: &str, tags: &[&str]) -> bool {
+        self.selects_id(check_id)
+            && (self.tags.is_empty() || self.tags.iter().any(|t| tags.contains(&t.as_str())))
+    }
+
     fn selects_property(&self, property: Property) -> bool {
-        self.selects_id(property.id())
-            && (self.tags.is_empty()
-                || PROPERTY_TAGS
-                    .iter()
-                    .any(|t| self.tags.iter().any(|s| s == t)))
+        self.selects_generated(property.id(), &["principal", "service-token", "properties"])
+    }
+
+    fn selects_fuzz(&self, check_id: &str) -> bool {
+        self.selects_generated(check_id, &["fuzz", "errors"])
     }
 
     /// How many checks a run of these scenarios makes, for progress output.
@@ -68,16 +75,17 @@ impl RunOptions {
             .iter()
             .flat_map(|s| s.checks().filter(move |c| self.selects(s, &c.id)))
             .count();
-        scenario_checks
-            + Property::ALL
-                .into_iter()
-                .filter(|p| self.selects_property(*p))
-                .count()
+        let properties = Property::ALL
+            .into_iter()
+            .filter(|p| self.selects_property(*p))
+            .count();
+        let fuzz = fuzz::check_ids()
+            .iter()
+            .filter(|id| self.selects_fuzz(id))
+            .count();
+        scenario_checks + properties + fuzz
     }
 }
-
-/// The tags the generated property checks answer to.
-const PROPERTY_TAGS: [&str; 3] = ["principal", "service-token", "properties"];
 
 /// How long one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -143,6 +151,7 @@ pub async fn run(
         .collect()
         .await;
     outcomes.extend(runner.properties(options, on_check).await);
+    outcomes.extend(runner.fuzz(options, on_check).await);
     outcomes.sort_by(|a, b| (a.scenario.as_str(), a.line).cmp(&(b.scenario.as_str(), b.line)));
     let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let info = TargetInfo {
@@ -228,6 +237,40 @@ impl Runner {
             secrets: Arc::clone(&self.secrets),
         };
         properties::run(context, options.properties, selected, on_check).await
+    }
+
+    /// Bad input for every operation of the contract's OpenAPI documents.
+    async fn fuzz(
+        &self,
+        options: &RunOptions,
+        on_check: &(dyn Fn(&CheckOutcome) + Sync),
+    ) -> Vec<CheckOutcome> {
+        let Ok(http) = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .pool_max_idle_per_host(0)
+            .build()
+        else {
+            return Vec::new();
+        };
+        let context = fuzz::Context {
+            http,
+            auth_url: self.target.auth_url.clone(),
+            chat_url: self.target.chat_url.clone(),
+            user_token: self.user_token("alice").await.ok(),
+            admin_token: self.target.admin_token.clone(),
+            basic: self.basic("reader").ok(),
+            group_id: self.accounts.group_id.clone(),
+            secrets: Arc::clone(&self.secrets),
+            cases: options.properties.cases,
+            seed: options.properties.seed,
+        };
+        fuzz::run(
+            context,
+            |id| options.selects_fuzz(id),
+            options.jobs,
+            on_check,
+        )
+        .await
     }
 
     async fn scenario(
@@ -628,7 +671,7 @@ impl Runner {
 
 /// The innermost cause of an error: "Connection refused (os error 111)"
 /// rather than "error sending request".
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = error;
     while let Some(next) = cause.source() {
         cause = next;
@@ -709,5 +752,6 @@ pub fn check_ids(scenarios: &[Scenario]) -> BTreeSet<(String, Level)> {
         .iter()
         .flat_map(|s| s.checks().map(|c| (c.id.clone(), c.level)))
         .chain(properties::check_ids().map(|id| (id.to_owned(), Level::Strict)))
+        .chain(fuzz::check_ids().into_iter().map(|id| (id, Level::Strict)))
         .collect()
 }

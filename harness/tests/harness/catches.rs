@@ -224,3 +224,40 @@ async fn an_error_attribute_in_the_challenge_to_a_request_without_credentials_is
             .contains("strict.www-authenticate.no-credentials.chat-send")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fuzzing_catches_plain_text_errors_a_500_and_an_ignored_property() {
+    let report = run_with_faults(
+        Some(faults::plain_text_rejections()),
+        Some(faults::chat_500_on_non_utf8()),
+    )
+    .await;
+    assert_caught(
+        &report,
+        &[
+            "strict.fuzz.auth.post-auth-login.malformed-json",
+            "strict.fuzz.auth.post-api-auth-groups.wrong-types",
+            "strict.fuzz.chat.post-api-chat-groups-group_id-messages.non-utf8-body",
+        ],
+    );
+    let login = helpers::outcome(&report, "strict.fuzz.auth.post-auth-login.malformed-json");
+    assert!(
+        login.actual.as_deref().unwrap().contains("Failed to parse"),
+        "{login:?}"
+    );
+    let chat = helpers::outcome(
+        &report,
+        "strict.fuzz.chat.post-api-chat-groups-group_id-messages.non-utf8-body",
+    );
+    assert!(
+        chat.expected.as_deref().unwrap().starts_with("no 5xx"),
+        "{chat:?}"
+    );
+
+    // A sender_id the chat-api drops: a wrong type for it is stored, not refused.
+    let report = run_with_faults(None, Some(faults::sender_not_compared())).await;
+    assert_caught(
+        &report,
+        &["strict.fuzz.chat.post-api-chat-groups-group_id-messages.wrong-types"],
+    );
+}

@@ -308,3 +308,37 @@ pub fn challenge_always_names_an_error() -> AuthFault {
         }))
     })
 }
+
+/// The auth-api answers malformed JSON the way axum does out of the box:
+/// 400 in plain text, not the contract's body.
+pub fn plain_text_rejections() -> AuthFault {
+    Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            let response = next.run(request).await;
+            if response.status() == StatusCode::BAD_REQUEST {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    "Failed to parse the request body as JSON",
+                )
+                    .into_response();
+            }
+            response
+        }))
+    })
+}
+
+/// The chat-api parses the body itself and fails with a 500 on anything
+/// that is not UTF-8, as a handler that unwraps would.
+pub fn chat_500_on_non_utf8() -> ChatFault {
+    Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            let (parts, body) = request.into_parts();
+            let bytes = to_bytes(body, 1 << 20).await.unwrap_or_default();
+            if std::str::from_utf8(&bytes).is_err() {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }))
+    })
+}

@@ -24,10 +24,12 @@ pub fn init_tracing() {
 /// panic becomes a logged 500 with the contract's body; one log line per
 /// request; any error response that is not JSON (an unknown path's 404, a
 /// wrong method's 405, an extractor's rejection) becomes the contract's
-/// body; bodies over `body_limit` bytes are refused with 413.
+/// body; bodies over `body_limit` bytes are refused with 413, header
+/// sections over [`HEADER_LIMIT`] with 431.
 pub fn contract_layers(router: axum::Router, body_limit: usize) -> axum::Router {
     router
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(limit_headers))
         .layer(axum::middleware::map_response(json_errors_only))
         .layer(axum::middleware::from_fn(log_requests))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
@@ -35,6 +37,33 @@ pub fn contract_layers(router: axum::Router, body_limit: usize) -> axum::Router 
             let body = ErrorBody::new("server_error", "the server failed to handle the request");
             (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
         }))
+}
+
+/// The largest header section a request may have: far more than any
+/// request of the contract needs (a token is under 1 KiB). hyper itself
+/// refuses a request head over about 400 KiB before any layer runs, with a
+/// bare 431; between the two, this limit answers in the contract's body.
+pub const HEADER_LIMIT: usize = 32 * 1024;
+
+/// Refuses requests whose headers add up to more than [`HEADER_LIMIT`].
+pub async fn limit_headers(request: Request, next: Next) -> Response {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if size > HEADER_LIMIT {
+        let body = ErrorBody::new(
+            "invalid_request",
+            format!("the request's headers exceed {} KiB", HEADER_LIMIT / 1024),
+        );
+        return (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            axum::Json(body),
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// What is wrong with a request's `Authorization` header.

@@ -1,0 +1,837 @@
+//! Bad input for every operation of the contract's OpenAPI documents (the
+//! reference's, bundled with the harness, so that check ids are the same
+//! for every target): malformed JSON, bodies that are not objects, each
+//! property with a wrong type, non-UTF-8 bodies, headers and paths,
+//! oversized bodies and headers, bad path and query parameters, and
+//! proptest-generated bodies. Every answer must be free of 5xx and, when
+//! it is an error, the contract's JSON error body; input that is wrong
+//! beyond doubt must be refused with a 4xx.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use reference_shared::Secret;
+use serde_json::{Value, json};
+
+use crate::outcome::{CheckOutcome, Status};
+use crate::redact::Secrets;
+
+/// The contract's OpenAPI documents.
+const AUTH_API: &str = include_str!("../../reference/auth-api/openapi.json");
+const CHAT_API: &str = include_str!("../../reference/chat-api/openapi.json");
+
+/// Where the fuzzing checks come from, in reports.
+const GENERATOR: &str = "fuzzing (the contract's OpenAPI operations)";
+
+/// A header far over what servers and proxies take (8 to 16 KiB).
+const OVERSIZED_HEADER: usize = 64 * 1024;
+/// A body far over any limit the contract's requests need.
+const OVERSIZED_BODY: usize = 1024 * 1024 + 1;
+
+/// Which service an operation belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Auth,
+    Chat,
+}
+
+/// How an operation authenticates its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Security {
+    None,
+    Bearer,
+    Basic,
+}
+
+/// What an operation's request body is.
+#[derive(Debug, Clone)]
+enum BodyKind {
+    Json(Value),
+    Form,
+}
+
+/// One operation of a document.
+#[derive(Debug, Clone)]
+struct Operation {
+    api: Api,
+    method: reqwest::Method,
+    path: String,
+    path_params: Vec<String>,
+    query_params: Vec<String>,
+    header_params: Vec<String>,
+    body: Option<BodyKind>,
+    security: Security,
+}
+
+impl Operation {
+    fn slug(&self) -> String {
+        let path: String = self
+            .path
+            .trim_matches('/')
+            .chars()
+            .filter(|c| !matches!(c, '{' | '}'))
+            .map(|c| if c == '/' || c == '.' { '-' } else { c })
+            .collect();
+        format!("{}-{path}", self.method.as_str().to_lowercase())
+    }
+
+    fn check_id(&self, case: Case) -> String {
+        let api = match self.api {
+            Api::Auth => "auth",
+            Api::Chat => "chat",
+        };
+        format!("strict.fuzz.{api}.{}.{}", self.slug(), case.name())
+    }
+
+    fn cases(&self) -> Vec<Case> {
+        let mut cases = Vec::new();
+        match &self.body {
+            Some(BodyKind::Json(_)) => cases.extend([
+                Case::MalformedJson,
+                Case::NotAnObject,
+                Case::WrongTypes,
+                Case::NonUtf8Body,
+                Case::OversizedBody,
+                Case::WrongContentType,
+                Case::GeneratedBodies,
+            ]),
+            Some(BodyKind::Form) => cases.extend([
+                Case::MalformedForm,
+                Case::NonUtf8Body,
+                Case::OversizedBody,
+                Case::WrongContentType,
+            ]),
+            None => {}
+        }
+        if !self.path_params.is_empty() {
+            cases.push(Case::BadPathParams);
+        }
+        if !self.query_params.is_empty() {
+            cases.push(Case::BadQuery);
+        }
+        if !self.header_params.is_empty() {
+            cases.push(Case::BadHeaderParams);
+        }
+        cases.extend([Case::OversizedHeader, Case::NonUtf8Header]);
+        cases
+    }
+}
+
+/// A kind of bad input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Case {
+    MalformedJson,
+    NotAnObject,
+    WrongTypes,
+    NonUtf8Body,
+    OversizedBody,
+    WrongContentType,
+    GeneratedBodies,
+    MalformedForm,
+    BadPathParams,
+    BadQuery,
+    BadHeaderParams,
+    OversizedHeader,
+    NonUtf8Header,
+}
+
+impl Case {
+    fn name(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "malformed-json",
+            Self::NotAnObject => "not-an-object",
+            Self::WrongTypes => "wrong-types",
+            Self::NonUtf8Body => "non-utf8-body",
+            Self::OversizedBody => "oversized-body",
+            Self::WrongContentType => "wrong-content-type",
+            Self::GeneratedBodies => "generated-bodies",
+            Self::MalformedForm => "malformed-form",
+            Self::BadPathParams => "bad-path-params",
+            Self::BadQuery => "bad-query",
+            Self::BadHeaderParams => "bad-header-params",
+            Self::OversizedHeader => "oversized-header",
+            Self::NonUtf8Header => "non-utf8-header",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "truncated and broken JSON",
+            Self::NotAnObject => "JSON that is not an object",
+            Self::WrongTypes => "each property with a value of the wrong type",
+            Self::NonUtf8Body => "a body that is not UTF-8",
+            Self::OversizedBody => "a body over 1 MiB",
+            Self::WrongContentType => "a body in another content type",
+            Self::GeneratedBodies => "generated JSON bodies",
+            Self::MalformedForm => "a form that does not parse",
+            Self::BadPathParams => "path parameters that are no ids",
+            Self::BadQuery => "query parameters out of range or malformed",
+            Self::BadHeaderParams => "header parameters out of range",
+            Self::OversizedHeader => "a 64 KiB header",
+            Self::NonUtf8Header => "header values that are not UTF-8",
+        }
+    }
+}
+
+/// The operations of both documents.
+fn operations() -> Vec<Operation> {
+    let mut all = Vec::new();
+    for (api, text) in [(Api::Auth, AUTH_API), (Api::Chat, CHAT_API)] {
+        let doc: Value = serde_json::from_str(text).expect("the bundled OpenAPI documents parse");
+        let Some(paths) = doc["paths"].as_object() else {
+            continue;
+        };
+        for (path, item) in paths {
+            let Some(item) = item.as_object() else {
+                continue;
+            };
+            for (method, op) in item {
+                let Ok(method) = reqwest::Method::from_bytes(method.to_uppercase().as_bytes())
+                else {
+                    continue;
+                };
+                all.push(operation(&doc, api, method, path, op));
+            }
+        }
+    }
+    all
+}
+
+fn operation(doc: &Value, api: Api, method: reqwest::Method, path: &str, op: &Value) -> Operation {
+    let params = |location: &str| -> Vec<String> {
+        op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == location)
+            .filter_map(|p| p["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let content = &op["requestBody"]["content"];
+    let body = if let Some(json) = content.get("application/json") {
+        Some(BodyKind::Json(resolve(doc, &json["schema"])))
+    } else if content.get("application/x-www-form-urlencoded").is_some() {
+        Some(BodyKind::Form)
+    } else {
+        None
+    };
+    let schemes: Vec<&str> = op["security"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_object()?.keys().next().map(String::as_str))
+        .collect();
+    let security = if schemes.contains(&"basic") {
+        Security::Basic
+    } else if schemes.contains(&"bearer") {
+        Security::Bearer
+    } else {
+        Security::None
+    };
+    Operation {
+        api,
+        method,
+        path: path.to_owned(),
+        path_params: params("path"),
+        query_params: params("query"),
+        header_params: params("header"),
+        body,
+        security,
+    }
+}
+
+/// A schema with its `$ref` followed (one level: the documents' bodies
+/// are flat objects).
+fn resolve(doc: &Value, schema: &Value) -> Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => doc
+            .pointer(reference.trim_start_matches('#'))
+            .cloned()
+            .unwrap_or(Value::Null),
+        None => schema.clone(),
+    }
+}
+
+/// The ids of the fuzzing checks, for `conformance list`.
+pub fn check_ids() -> Vec<String> {
+    operations()
+        .iter()
+        .flat_map(|op| op.cases().into_iter().map(|case| op.check_id(case)))
+        .collect()
+}
+
+/// What fuzzing needs of the target and the run.
+pub struct Context {
+    /// HTTP client; one that does not reuse connections (a server may
+    /// close one after refusing a body it did not read).
+    pub http: reqwest::Client,
+    /// The auth-api.
+    pub auth_url: String,
+    /// The chat-api.
+    pub chat_url: String,
+    /// A user token (alice, a member of the group).
+    pub user_token: Option<String>,
+    /// The admin token, for the admin operations.
+    pub admin_token: Option<Secret>,
+    /// HTTP Basic credentials of a client, for the OAuth operations.
+    pub basic: Option<String>,
+    /// The harness's group.
+    pub group_id: String,
+    /// Secrets to keep out of reports.
+    pub secrets: Arc<Secrets>,
+    /// Generated bodies per operation, and their seed.
+    pub cases: u32,
+    /// The seed of the generated bodies.
+    pub seed: u64,
+}
+
+/// One request of a case.
+#[derive(Debug, Clone)]
+struct Probe {
+    what: String,
+    method: reqwest::Method,
+    url: String,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Option<(String, Vec<u8>)>,
+    /// The input is wrong beyond doubt: a 2xx is a failure too.
+    must_refuse: bool,
+}
+
+/// Why a probe's answer breaks the rules.
+struct Failure {
+    expected: String,
+    actual: String,
+    request: String,
+    response: String,
+}
+
+/// Runs every selected fuzzing check.
+pub async fn run(
+    context: Context,
+    selected: impl Fn(&str) -> bool,
+    jobs: usize,
+    on_check: &(dyn Fn(&CheckOutcome) + Sync),
+) -> Vec<CheckOutcome> {
+    let context = Arc::new(context);
+    let checks: Vec<(Operation, Case)> = operations()
+        .into_iter()
+        .flat_map(|op| op.cases().into_iter().map(move |case| (op.clone(), case)))
+        .filter(|(op, case)| selected(&op.check_id(*case)))
+        .collect();
+    futures::stream::iter(checks)
+        .map(|(op, case)| {
+            let context = Arc::clone(&context);
+            async move {
+                let outcome = check(&context, &op, case).await;
+                on_check(&outcome);
+                outcome
+            }
+        })
+        .buffer_unordered(jobs.max(1))
+        .collect()
+        .await
+}
+
+async fn check(context: &Context, op: &Operation, case: Case) -> CheckOutcome {
+    let started = Instant::now();
+    let probes = probes(context, op, case);
+    let count = probes.len();
+    let mut failure = None;
+    for probe in probes {
+        if let Err(f) = send(context, &probe).await {
+            failure = Some(f);
+            break;
+        }
+    }
+    let step = format!("{}, at {} {}", case.title(), op.method, op.path);
+    let mut outcome = match failure {
+        None => CheckOutcome::generated(
+            op.check_id(case),
+            GENERATOR,
+            step,
+            Status::Passed,
+            format!("{count} request(s), each refused in the contract's error body"),
+        ),
+        Some(failure) => {
+            let mut outcome = CheckOutcome::generated(
+                op.check_id(case),
+                GENERATOR,
+                step,
+                Status::Failed,
+                format!(
+                    "expected {}, got {}",
+                    failure.expected,
+                    first_line(&failure.actual)
+                ),
+            );
+            outcome.expected = Some(failure.expected);
+            outcome.actual = Some(context.secrets.redact(&failure.actual));
+            outcome.request = Some(context.secrets.redact(&failure.request));
+            outcome.response = Some(context.secrets.redact(&failure.response));
+            if case == Case::GeneratedBodies {
+                outcome.curl = Some(format!(
+                    "conformance run --only {} --seed {:#x} --cases {}",
+                    op.check_id(case),
+                    context.seed,
+                    context.cases
+                ));
+            }
+            outcome
+        }
+    };
+    outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    outcome
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+/// The requests of one case.
+fn probes(context: &Context, op: &Operation, case: Case) -> Vec<Probe> {
+    let base = Probe {
+        what: String::new(),
+        method: op.method.clone(),
+        url: url(context, op, &[]),
+        headers: credentials(context, op),
+        body: None,
+        must_refuse: true,
+    };
+    let json = |what: &str, bytes: Vec<u8>| Probe {
+        what: what.to_owned(),
+        body: Some(("application/json".to_owned(), bytes)),
+        ..base.clone()
+    };
+    let form = |what: &str, bytes: Vec<u8>| Probe {
+        what: what.to_owned(),
+        body: Some(("application/x-www-form-urlencoded".to_owned(), bytes)),
+        ..base.clone()
+    };
+    let valid = match &op.body {
+        Some(BodyKind::Json(schema)) => minimal_body(schema),
+        _ => json!({}),
+    };
+    match case {
+        Case::MalformedJson => [
+            "{",
+            "{\"content\": ",
+            "{\"a\": 1,}",
+            "{'single': 'quotes'}",
+            "{\"a\": NaN}",
+            "\"unterminated",
+            "{\"a\": 1} trailing",
+            "",
+        ]
+        .iter()
+        .map(|text| json(&format!("body {text:?}"), text.as_bytes().to_vec()))
+        .collect(),
+        Case::NotAnObject => ["[]", "null", "\"text\"", "42", "true", "[{}]"]
+            .iter()
+            .map(|text| json(&format!("body {text}"), text.as_bytes().to_vec()))
+            .collect(),
+        Case::WrongTypes => wrong_types(op, &valid)
+            .into_iter()
+            .map(|(what, body)| json(&what, body.to_string().into_bytes()))
+            .collect(),
+        Case::NonUtf8Body => {
+            let mut bytes = b"{\"content\": \"".to_vec();
+            bytes.extend([0xff, 0xfe, 0xc3, 0x28]);
+            bytes.extend(b"\"}");
+            match op.body {
+                Some(BodyKind::Form) => vec![
+                    form(
+                        "raw bytes 0xff 0xfe in the form",
+                        b"grant_type=client_\xff\xfe".to_vec(),
+                    ),
+                    form(
+                        "a percent-encoded byte that is no UTF-8",
+                        b"grant_type=client_credentials&scope=%FF%FE".to_vec(),
+                    ),
+                ],
+                _ => vec![json("a string with bytes 0xff 0xfe", bytes)],
+            }
+        }
+        Case::OversizedBody => {
+            let mut text = String::from("{\"content\": \"");
+            text.push_str(&"x".repeat(OVERSIZED_BODY));
+            text.push_str("\"}");
+            match op.body {
+                Some(BodyKind::Form) => vec![form(
+                    "a 1 MiB form",
+                    format!(
+                        "grant_type=client_credentials&pad={}",
+                        "x".repeat(OVERSIZED_BODY)
+                    )
+                    .into_bytes(),
+                )],
+                _ => vec![json("a 1 MiB JSON body", text.into_bytes())],
+            }
+        }
+        Case::WrongContentType => {
+            let (content_type, bytes) = match op.body {
+                Some(BodyKind::Form) => (
+                    "application/json",
+                    b"{\"grant_type\": \"client_credentials\"}".to_vec(),
+                ),
+                _ => ("text/plain", valid.to_string().into_bytes()),
+            };
+            vec![
+                Probe {
+                    what: format!("a valid body sent as {content_type}"),
+                    body: Some((content_type.to_owned(), bytes.clone())),
+                    ..base.clone()
+                },
+                Probe {
+                    what: "a body without a content type".to_owned(),
+                    body: Some((String::new(), bytes)),
+                    ..base.clone()
+                },
+            ]
+        }
+        Case::GeneratedBodies => generated_bodies(context, op)
+            .into_iter()
+            .map(|body| Probe {
+                must_refuse: false,
+                ..json(
+                    &format!("generated body {body}"),
+                    body.to_string().into_bytes(),
+                )
+            })
+            .collect(),
+        Case::MalformedForm => [
+            "%zz=%",
+            "=&&=",
+            "grant_type",
+            "grant_type=client_credentials&scope=%",
+        ]
+        .iter()
+        .map(|text| form(&format!("form {text:?}"), text.as_bytes().to_vec()))
+        .collect(),
+        Case::BadPathParams => {
+            let long = "a".repeat(2000);
+            let mut all = Vec::new();
+            for param in &op.path_params {
+                for (what, bad) in [
+                    ("not a UUID", "not-a-uuid"),
+                    ("a percent-encoded byte that is no UTF-8", "%FF%FE"),
+                    ("2000 characters", long.as_str()),
+                    (
+                        "a UUID with a trailing dot",
+                        "0193a1c0-0000-7000-8000-00000000000a.",
+                    ),
+                ] {
+                    all.push(Probe {
+                        what: format!("{{{param}}} = {what}"),
+                        url: url(context, op, &[(param.as_str(), bad)]),
+                        ..base.clone()
+                    });
+                }
+            }
+            all
+        }
+        Case::BadQuery => {
+            let mut all = Vec::new();
+            for param in &op.query_params {
+                for bad in [
+                    "abc",
+                    "-1",
+                    "0",
+                    "101",
+                    "99999999999999999999999",
+                    "%FF",
+                    "!!!",
+                    "1e3",
+                ] {
+                    // `before` is a cursor: only malformed ones are wrong.
+                    if param == "before" && !matches!(bad, "abc" | "%FF" | "!!!" | "-1") {
+                        continue;
+                    }
+                    all.push(Probe {
+                        what: format!("?{param}={bad}"),
+                        url: format!("{}?{param}={bad}", base.url),
+                        ..base.clone()
+                    });
+                }
+            }
+            all
+        }
+        Case::BadHeaderParams => {
+            let mut all = Vec::new();
+            for param in &op.header_params {
+                for (what, bad) in [
+                    ("empty", Vec::new()),
+                    ("256 characters", vec![b'k'; 256]),
+                    ("not ASCII", "schlüssel".as_bytes().to_vec()),
+                    ("with a space inside", b"two words".to_vec()),
+                ] {
+                    let mut headers = base.headers.clone();
+                    headers.push((param.clone(), bad));
+                    all.push(Probe {
+                        what: format!("{param}: {what}, with a valid body"),
+                        headers,
+                        body: Some((
+                            "application/json".to_owned(),
+                            valid.to_string().into_bytes(),
+                        )),
+                        ..base.clone()
+                    });
+                }
+            }
+            all
+        }
+        Case::OversizedHeader => {
+            let mut headers = base.headers.clone();
+            headers.push((
+                "x-conformance-fuzz".to_owned(),
+                vec![b'a'; OVERSIZED_HEADER],
+            ));
+            vec![Probe {
+                what: "a 64 KiB header".to_owned(),
+                headers,
+                must_refuse: false,
+                ..base.clone()
+            }]
+        }
+        Case::NonUtf8Header => {
+            let mut with_extra = base.headers.clone();
+            with_extra.push(("x-conformance-fuzz".to_owned(), vec![0xff, 0xfe]));
+            let mut probes = vec![Probe {
+                what: "an extra header with bytes 0xff 0xfe".to_owned(),
+                headers: with_extra,
+                must_refuse: false,
+                ..base.clone()
+            }];
+            if op.security != Security::None {
+                probes.push(Probe {
+                    what: "Authorization: Bearer with bytes 0xff 0xfe".to_owned(),
+                    headers: vec![(
+                        "authorization".to_owned(),
+                        [b"Bearer ".as_slice(), &[0xff, 0xfe]].concat(),
+                    )],
+                    must_refuse: true,
+                    ..base.clone()
+                });
+            }
+            probes
+        }
+    }
+}
+
+/// The operation's URL with its path parameters filled in: the harness's
+/// group for group ids, a UUID nobody has for anything else (so that no
+/// probe can touch a real member or message), `bad` where given.
+fn url(context: &Context, op: &Operation, bad: &[(&str, &str)]) -> String {
+    let base = match op.api {
+        Api::Auth => &context.auth_url,
+        Api::Chat => &context.chat_url,
+    };
+    let mut path = op.path.clone();
+    for param in &op.path_params {
+        let group_param =
+            param == "group_id" || (param == "id" && op.path.starts_with("/api/auth/groups"));
+        let value = match bad.iter().find(|(name, _)| name == param) {
+            Some((_, bad)) => (*bad).to_owned(),
+            None if group_param => context.group_id.clone(),
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        path = path.replace(&format!("{{{param}}}"), &value);
+    }
+    format!("{base}{path}")
+}
+
+/// The caller's credentials: a user for bearer operations (the admin token
+/// for `/admin`), a client by HTTP Basic for the OAuth endpoints.
+fn credentials(context: &Context, op: &Operation) -> Vec<(String, Vec<u8>)> {
+    let value = match op.security {
+        Security::None => None,
+        Security::Basic => context.basic.clone(),
+        Security::Bearer if op.path.starts_with("/admin") => context
+            .admin_token
+            .as_ref()
+            .map(|t| format!("Bearer {}", t.expose())),
+        Security::Bearer => context.user_token.as_ref().map(|t| format!("Bearer {t}")),
+    };
+    value
+        .map(|v| vec![("authorization".to_owned(), v.into_bytes())])
+        .unwrap_or_default()
+}
+
+/// A body that meets the schema's required properties, as a base to break
+/// one property at a time. It is never sent as it is.
+fn minimal_body(schema: &Value) -> Value {
+    let mut body = serde_json::Map::new();
+    for name in schema["required"].as_array().into_iter().flatten() {
+        let Some(name) = name.as_str() else { continue };
+        let property = &schema["properties"][name];
+        body.insert(name.to_owned(), example(property));
+    }
+    Value::Object(body)
+}
+
+fn example(property: &Value) -> Value {
+    match (property["type"].as_str(), property["format"].as_str()) {
+        (Some("string"), Some("uuid")) => json!(uuid::Uuid::new_v4().to_string()),
+        (Some("string"), _) => json!("conformance fuzz"),
+        (Some("integer" | "number"), _) => json!(1),
+        (Some("boolean"), _) => json!(true),
+        (Some("array"), _) => json!([]),
+        _ => json!({}),
+    }
+}
+
+/// The valid base with one property replaced by each value of a wrong type.
+fn wrong_types(op: &Operation, valid: &Value) -> Vec<(String, Value)> {
+    let Some(BodyKind::Json(schema)) = &op.body else {
+        return Vec::new();
+    };
+    let mut all = Vec::new();
+    for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+        let wrong: Vec<Value> = match property["type"].as_str() {
+            Some("string") => vec![json!(123), json!(true), json!(["x"]), json!({ "x": 1 })],
+            Some("integer" | "number") => vec![json!("1"), json!([1]), json!(true)],
+            Some("array") => vec![json!("x"), json!({ "x": 1 }), json!(1), json!([1, [2]])],
+            Some("boolean") => vec![json!("true"), json!(1)],
+            _ => vec![json!("x")],
+        };
+        for value in wrong {
+            let mut body = valid.clone();
+            body[name.as_str()] = value.clone();
+            all.push((format!("{name} = {value}"), body));
+        }
+    }
+    all
+}
+
+/// Bodies generated from the seed: objects with the schema's property
+/// names and any JSON values, and any JSON at all.
+fn generated_bodies(context: &Context, op: &Operation) -> Vec<Value> {
+    let Some(BodyKind::Json(schema)) = &op.body else {
+        return Vec::new();
+    };
+    let names: Vec<String> = schema["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        "\\PC{0,40}".prop_map(Value::from),
+        ".{0,8}".prop_map(Value::from),
+    ];
+    let value = leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    });
+    let keyed = proptest::collection::vec(
+        (proptest::sample::select(names.clone()), value.clone()),
+        0..4,
+    )
+    .prop_map(|pairs| Value::Object(pairs.into_iter().collect()));
+    let strategy = if names.is_empty() {
+        value.boxed()
+    } else {
+        prop_oneof![3 => keyed, 1 => value].boxed()
+    };
+    let mut seed = [0_u8; 32];
+    seed[..8].copy_from_slice(&context.seed.to_le_bytes());
+    // A different stream per operation, the same for the same seed.
+    let salt = op
+        .slug()
+        .bytes()
+        .fold(0_u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    seed[8..16].copy_from_slice(&salt.to_le_bytes());
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases: context.cases,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+    );
+    (0..context.cases)
+        .filter_map(|_| {
+            strategy
+                .new_tree(&mut runner)
+                .ok()
+                .map(|tree| tree.current())
+        })
+        .collect()
+}
+
+/// Sends a probe and holds its answer to the rules.
+async fn send(context: &Context, probe: &Probe) -> Result<(), Failure> {
+    let request_line = format!("{} {} ({})", probe.method, probe.url, probe.what);
+    let mut request = context
+        .http
+        .request(probe.method.clone(), &probe.url)
+        .timeout(Duration::from_secs(30));
+    for (name, value) in &probe.headers {
+        let Ok(value) = reqwest::header::HeaderValue::from_bytes(value) else {
+            continue;
+        };
+        request = request.header(name.as_str(), value);
+    }
+    if let Some((content_type, bytes)) = &probe.body {
+        if !content_type.is_empty() {
+            request = request.header("content-type", content_type.as_str());
+        }
+        request = request.body(bytes.clone());
+    }
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => {
+            return Err(Failure {
+                expected: "an answer".to_owned(),
+                actual: format!("no answer: {}", crate::runner::root_cause(&e)),
+                request: request_line,
+                response: String::new(),
+            });
+        }
+    };
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let text = response.text().await.unwrap_or_default();
+    let shown = format!("{status}\n{}", text.chars().take(400).collect::<String>());
+    let fail = |expected: &str| Failure {
+        expected: expected.to_owned(),
+        actual: shown.clone(),
+        request: request_line.clone(),
+        response: shown.clone(),
+    };
+    if status >= 500 {
+        return Err(fail("no 5xx: a client's input never makes the server fail"));
+    }
+    if status < 400 {
+        return if probe.must_refuse {
+            Err(fail("a 4xx refusal"))
+        } else {
+            Ok(())
+        };
+    }
+    let body: Option<Value> = serde_json::from_str(&text).ok();
+    let well_formed = content_type.starts_with("application/json")
+        && body
+            .as_ref()
+            .is_some_and(|b| b["error"].is_string() && b["error_description"].is_string());
+    if well_formed {
+        Ok(())
+    } else {
+        Err(fail(
+            "the contract's error body {\"error\": …, \"error_description\": …} as application/json",
+        ))
+    }
+}

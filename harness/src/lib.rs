@@ -15,6 +15,7 @@
 //! - `attacks`: forged and malformed tokens for the JWT attack scenarios.
 //! - `expect`: holding an answer against a step's expectations.
 //! - `outcome`: [`CheckOutcome`] and [`RunReport`]: failed checks are data.
+//! - `gate`: diffs between reports, baselines and expected failures.
 //! - `redact`: secrets out of every report.
 //! - `report`: terminal, JSON and JUnit output.
 //! - `error`: [`HarnessError`]: what makes the harness itself fail (exit 2).
@@ -23,6 +24,7 @@ mod attacks;
 mod error;
 mod expect;
 mod fuzz;
+pub mod gate;
 mod observe;
 mod outcome;
 mod properties;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use conformance::gate;
 use conformance::scenario::{Level, load_dir};
 use conformance::{
     ConfigFile, HarnessError, PropertyOptions, ReferenceStack, RunOptions, StackOptions,
@@ -31,6 +32,14 @@ enum Command {
         /// Where the reference stack keeps its data.
         #[arg(long, value_enum, default_value = "embedded")]
         store: StoreChoice,
+    },
+    /// Compares two JSON reports: regressions, fixes, new and removed checks.
+    /// Exits 1 when a check that passed in OLD fails in NEW.
+    Diff {
+        /// The earlier report (`run --json`).
+        old: PathBuf,
+        /// The later report.
+        new: PathBuf,
     },
     /// Lists the checks the scenarios make.
     List {
@@ -79,6 +88,14 @@ struct RunArgs {
     /// The property checks' seed (printed by a failure), to reproduce it.
     #[arg(long, value_parser = parse_seed)]
     seed: Option<u64>,
+    /// A JSON report of an earlier run: a check that passed there and fails
+    /// now fails this run, whatever its level.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Checks this deployment is known to fail (`"check.id" = "reason"`
+    /// lines): their failures do not gate, and their passing does.
+    #[arg(long)]
+    expected_failures: Option<PathBuf>,
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -97,6 +114,7 @@ async fn main() -> ExitCode {
         Command::Run(args) => run(*args).await,
         Command::Serve { store } => serve(store).await,
         Command::List { scenarios } => list(&scenarios),
+        Command::Diff { old, new } => diff(&old, &new),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -169,12 +187,35 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
             seed: args.seed.unwrap_or_else(|| PropertyOptions::default().seed),
         },
     };
+    let expected = args
+        .expected_failures
+        .as_deref()
+        .map(gate::ExpectedFailures::load)
+        .transpose()?;
+    if let Some(expected) = &expected {
+        let known = conformance::check_ids(&scenarios)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        expected.check_known(&known)?;
+    }
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(gate::load_report)
+        .transpose()?;
     let total = options.selected_count(&scenarios);
     let progress = report::Progress::new(total);
-    let report = conformance::run(&scenarios, &target, &options, &|outcome| {
+    let mut report = conformance::run(&scenarios, &target, &options, &|outcome| {
         progress.check_done(outcome);
     })
     .await?;
+    if let Some(expected) = &expected {
+        expected.apply(&mut report);
+    }
+    if let Some(baseline) = &baseline {
+        report.baseline = Some(gate::diff(baseline, &report));
+    }
     print!("{}", report::summary_line(&report));
     if let Some(path) = &args.json {
         report::write_json(&report, path)
@@ -212,6 +253,21 @@ async fn serve(store: StoreChoice) -> Result<u8, HarnessError> {
     println!("Ctrl-C stops both.");
     let _ = tokio::signal::ctrl_c().await;
     Ok(0)
+}
+
+fn diff(old: &std::path::Path, new: &std::path::Path) -> Result<u8, HarnessError> {
+    let before = gate::load_report(old)?;
+    let after = gate::load_report(new)?;
+    let diff = gate::diff(&before, &after);
+    print!(
+        "{}",
+        gate::render_diff(
+            &diff,
+            &old.display().to_string(),
+            &new.display().to_string()
+        )
+    );
+    Ok(u8::from(!diff.regressions.is_empty()))
 }
 
 /// A seed in decimal or `0x` hexadecimal, as failures print it.

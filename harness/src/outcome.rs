@@ -1,9 +1,9 @@
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::scenario::Level;
 
 /// Whether a check passed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// It held.
@@ -15,7 +15,7 @@ pub enum Status {
 }
 
 /// The result of one check: data, not an error.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckOutcome {
     /// The check's stable id.
     pub id: String,
@@ -34,24 +34,28 @@ pub struct CheckOutcome {
     /// What happened, in a sentence.
     pub message: String,
     /// What was expected, when it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<String>,
     /// What came back, when it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual: Option<String>,
     /// The request, `METHOD URL`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<String>,
     /// The response: status and body, secrets redacted.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<String>,
     /// A command that reproduces the failure: a curl line that sends the
     /// request again (secrets as `$NAMES`), or for a generated check, the
     /// `conformance run` line with its seed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub curl: Option<String>,
     /// How long the step took.
     pub duration_ms: u64,
+    /// Why this check is expected to fail here (`--expected-failures`):
+    /// its failure is shown but does not gate, and its passing does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_failure: Option<String>,
 }
 
 impl CheckOutcome {
@@ -82,12 +86,13 @@ impl CheckOutcome {
             response: None,
             curl: None,
             duration_ms: 0,
+            expected_failure: None,
         }
     }
 }
 
 /// The counts of a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// Checks that held.
     pub passed: usize,
@@ -98,7 +103,7 @@ pub struct Summary {
 }
 
 /// A whole run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     /// Counts.
     pub summary: Summary,
@@ -112,10 +117,17 @@ pub struct RunReport {
     pub duration_ms: u64,
     /// Every check.
     pub checks: Vec<CheckOutcome>,
+    /// Expected failures (`--expected-failures`) that passed: the list is
+    /// out of date, and that fails the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unexpected_passes: Vec<String>,
+    /// The comparison with `--baseline`, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::gate::Diff>,
 }
 
 /// Where the run went.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetInfo {
     /// The auth-api's URL.
     pub auth_url: String,
@@ -139,22 +151,45 @@ impl RunReport {
                 Status::Skipped => summary.skipped += 1,
             }
         }
-        let gated_failures = checks
-            .iter()
-            .filter(|c| c.status == Status::Failed && c.level <= gate)
-            .count();
-        Self {
+        let mut report = Self {
             summary,
             gate,
-            gated_failures,
+            gated_failures: 0,
             target,
             duration_ms,
             checks,
-        }
+            unexpected_passes: Vec::new(),
+            baseline: None,
+        };
+        report.regate();
+        report
     }
 
-    /// 0 when every gated check passed, else 1.
+    /// Counts the gated failures again: failed checks at or below the gate
+    /// that are not expected to fail.
+    pub fn regate(&mut self) {
+        self.gated_failures = self
+            .checks
+            .iter()
+            .filter(|c| {
+                c.status == Status::Failed && c.level <= self.gate && c.expected_failure.is_none()
+            })
+            .count();
+        self.unexpected_passes = self
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Passed && c.expected_failure.is_some())
+            .map(|c| c.id.clone())
+            .collect();
+    }
+
+    /// 0 when every gated check passed, no expected failure passed and
+    /// nothing regressed against the baseline; else 1.
     pub fn exit_code(&self) -> i32 {
-        i32::from(self.gated_failures > 0)
+        let regressed = self
+            .baseline
+            .as_ref()
+            .is_some_and(|d| !d.regressions.is_empty());
+        i32::from(self.gated_failures > 0 || !self.unexpected_passes.is_empty() || regressed)
     }
 }

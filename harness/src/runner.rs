@@ -362,6 +362,7 @@ impl Runner {
                     .filter(|_| status == Status::Failed)
                     .map(|t| t.curl.clone()),
                 duration_ms: u64::try_from(step_started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                expected_failure: None,
             };
             on_check(&outcome);
             outcomes.push(outcome);

@@ -103,13 +103,26 @@ pub fn failure_details(check: &CheckOutcome) -> String {
 pub fn summary_line(report: &RunReport) -> String {
     let mut text = String::new();
     for check in report.checks.iter().filter(|c| c.status == Status::Failed) {
-        let gated = if check.level <= report.gate {
-            ""
-        } else {
-            " (not gated)"
+        let gated = match &check.expected_failure {
+            Some(reason) => format!(" (expected: {reason})"),
+            None if check.level <= report.gate => String::new(),
+            None => " (not gated)".to_owned(),
         };
         let _ = writeln!(text, "\nFAILED {} [{}]{gated}", check.id, check.level);
         text.push_str(&failure_details(check));
+    }
+    for id in &report.unexpected_passes {
+        let _ = writeln!(
+            text,
+            "\nPASSED {id}, listed as an expected failure: take it off the list"
+        );
+    }
+    if let Some(diff) = &report.baseline {
+        let _ = write!(
+            text,
+            "\n{}",
+            crate::gate::render_diff(diff, "the baseline", "this run")
+        );
     }
     let _ = writeln!(
         text,

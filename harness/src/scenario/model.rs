@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 /// Which gate a check belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// The documented flow and its obvious errors: every implementation passes it.

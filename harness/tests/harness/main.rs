@@ -7,4 +7,5 @@ mod helpers;
 
 mod catches;
 mod cli;
+mod gating;
 mod reference;

@@ -1,6 +1,7 @@
 //! Release gating from the command line: `diff`, `--baseline` and
 //! `--expected-failures`, against a deployment with the seed's bug.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -126,10 +127,13 @@ async fn diff_baseline_and_expected_failures_gate_a_release() {
     // The known deviations, with reasons, gate on everything else.
     let failing = failed_ids(&bad);
     assert!(failing.contains(&"core.members.service-token".to_owned()));
-    let mut list: String = failing
-        .iter()
-        .map(|id| format!("{id:?} = \"the members endpoint refuses service tokens (TICKET-1)\"\n"))
-        .collect();
+    let mut list = String::new();
+    for id in &failing {
+        let _ = writeln!(
+            list,
+            "{id:?} = \"the members endpoint refuses service tokens (TICKET-1)\""
+        );
+    }
     let expected = dir.join("expected.toml");
     std::fs::write(&expected, &list).unwrap();
     let run = conformance(against(&broken, &["--expected-failures", path(&expected)])).await;

@@ -37,7 +37,7 @@ mod stack;
 mod target;
 
 pub use error::HarnessError;
-pub use observe::{Hop, Observer};
+pub use observe::{Hop, Observer, Recorder};
 pub use outcome::{CheckOutcome, RunReport, Status, Summary};
 pub use properties::PropertyOptions;
 pub use runner::{RunOptions, check_ids, run};

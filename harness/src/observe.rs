@@ -1,38 +1,133 @@
-//! The recorder the harness puts between the chat-api and the auth-api of
-//! the reference stack: it forwards every call, remembers method, path and
-//! status of each, and fails every call about one chosen group, so that
-//! scenarios can count the chat-api's token requests and see how it takes
-//! an auth-api failure.
+//! Observation of the calls between the services: a recording proxy put
+//! between the chat-api and the auth-api (by the reference stack, or by an
+//! operator with `conformance proxy`), and the hops of each step, so that
+//! a failure can be drawn as the sequence of calls that led to it.
+//!
+//! Each request the harness sends carries a W3C `traceparent` with a trace
+//! id of its own; a chat-api that passes it on to the auth-api (the
+//! reference does) lets the recorder attribute each upstream call to the
+//! request that caused it, even with scenarios running concurrently.
+//! Calls without a trace id are attributed by time.
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tokio::net::TcpListener;
 
-/// One call from the chat-api to the auth-api.
-#[derive(Debug, Clone)]
+/// The path under which a recorder answers with what it saw.
+pub const HOPS_PATH: &str = "/.conformance/hops";
+
+/// One call, from the harness to a service or from the chat-api to the
+/// auth-api. No body, header or secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hop {
-    /// When it was made.
-    pub at: Instant,
+    /// The caller: `harness` or `chat-api`.
+    pub from: String,
+    /// The callee: `auth-api` or `chat-api`.
+    pub to: String,
     /// Method.
     pub method: String,
     /// Path, without the query.
     pub path: String,
-    /// The status the chat-api got.
+    /// The answer's status.
     pub status: u16,
+    /// The answer's `error` code, when it is the contract's error body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How the caller authenticated: `user token`, `service token`,
+    /// `client credentials`, `bearer` (unreadable), or nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    /// The scope a token request asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// How long the answer took.
+    pub duration_ms: u64,
+    /// When the call started, in milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    /// The W3C trace id it carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
-/// The hops seen so far.
+impl Hop {
+    /// Whether this hop answered with an error.
+    pub fn failed(&self) -> bool {
+        self.status >= 400
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A fresh `traceparent` and its trace id.
+pub fn new_traceparent() -> (String, String) {
+    let trace = uuid::Uuid::new_v4().simple().to_string();
+    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    (format!("00-{trace}-{span}-01"), trace)
+}
+
+fn trace_id(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("traceparent")?.to_str().ok()?;
+    let trace = value.split('-').nth(1)?;
+    (trace.len() == 32).then(|| trace.to_ascii_lowercase())
+}
+
+/// What kind of credentials an `Authorization` header holds, read without
+/// verifying anything.
+pub fn credential_kind(authorization: Option<&str>) -> Option<String> {
+    let value = authorization?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if scheme.eq_ignore_ascii_case("basic") {
+        return Some("client credentials".to_owned());
+    }
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Some(scheme.to_lowercase());
+    }
+    let claims: Option<Value> = rest
+        .trim()
+        .split('.')
+        .nth(1)
+        .and_then(|part| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .ok()
+        })
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    Some(
+        match claims {
+            Some(c) if c.get("client_id").is_some() => "service token",
+            Some(c) if c["type"] == "access" => "user token",
+            _ => "bearer",
+        }
+        .to_owned(),
+    )
+}
+
+/// The `error` code of a contract error body.
+pub fn error_code(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    value["error"].as_str().map(str::to_owned)
+}
+
+/// The hops a recorder has seen.
 #[derive(Debug, Default)]
-pub struct Observer {
+pub struct Recorder {
     hops: Mutex<Vec<Hop>>,
 }
 
-impl Observer {
+impl Recorder {
     fn record(&self, hop: Hop) {
         self.hops
             .lock()
@@ -47,49 +142,81 @@ impl Observer {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
+}
 
-    /// How many calls with this method and path were made since `since`.
-    pub fn count_since(&self, since: Instant, method: &str, path: &str) -> usize {
-        self.hops
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .filter(|h| h.at >= since && h.method == method && h.path == path)
-            .count()
+/// Where the harness reads the calls between the services from.
+#[derive(Debug, Clone)]
+pub enum Observer {
+    /// A recorder in this process (the reference stack).
+    Local(Arc<Recorder>),
+    /// A `conformance proxy` elsewhere, at this URL.
+    Remote(String),
+}
+
+impl Observer {
+    /// Every call recorded so far; nothing when the recorder does not answer.
+    pub async fn hops(&self, http: &reqwest::Client) -> Vec<Hop> {
+        match self {
+            Self::Local(recorder) => recorder.hops(),
+            Self::Remote(url) => match http.get(format!("{url}{HOPS_PATH}")).send().await {
+                Ok(response) => response.json().await.unwrap_or_default(),
+                Err(_) => Vec::new(),
+            },
+        }
     }
 }
 
 struct Proxy {
     upstream: String,
     http: reqwest::Client,
-    observer: Arc<Observer>,
-    faulty: String,
+    recorder: Arc<Recorder>,
+    faulty: Option<String>,
 }
 
-/// Starts the recorder in front of `upstream`; returns its URL. Calls whose
-/// path names `faulty_group` get 503 without reaching the auth-api.
+/// Starts a recorder on `listener` in front of `upstream`. Calls whose path
+/// names `faulty_group` get 503 without reaching the auth-api.
+pub fn serve_proxy(
+    listener: TcpListener,
+    upstream: &str,
+    recorder: Arc<Recorder>,
+    faulty_group: Option<uuid::Uuid>,
+) -> tokio::task::JoinHandle<()> {
+    let state = Arc::new(Proxy {
+        upstream: upstream.trim_end_matches('/').to_owned(),
+        http: reqwest::Client::new(),
+        recorder,
+        faulty: faulty_group.map(|g| g.to_string()),
+    });
+    let app = axum::Router::new()
+        .route(HOPS_PATH, axum::routing::get(hops))
+        .fallback(forward)
+        .with_state(state);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    })
+}
+
+/// Starts a recorder on a free local port; returns its URL.
 pub async fn start_proxy(
     upstream: &str,
-    observer: Arc<Observer>,
+    recorder: Arc<Recorder>,
     faulty_group: uuid::Uuid,
 ) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
-    let state = Arc::new(Proxy {
-        upstream: upstream.trim_end_matches('/').to_owned(),
-        http: reqwest::Client::new(),
-        observer,
-        faulty: faulty_group.to_string(),
-    });
-    let app = axum::Router::new().fallback(forward).with_state(state);
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok((url, task))
+    Ok((
+        url,
+        serve_proxy(listener, upstream, recorder, Some(faulty_group)),
+    ))
+}
+
+async fn hops(State(proxy): State<Arc<Proxy>>) -> axum::Json<Vec<Hop>> {
+    axum::Json(proxy.recorder.hops())
 }
 
 async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     let at = Instant::now();
+    let started_ms = now_ms();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let target = format!(
@@ -97,25 +224,58 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         proxy.upstream,
         request.uri().path_and_query().map_or("/", |p| p.as_str())
     );
-    let response = if path.contains(&proxy.faulty) {
+    let headers = request.headers().clone();
+    let credential = credential_kind(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let scope = (path == "/oauth/token")
+        .then(|| {
+            String::from_utf8_lossy(&body)
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("scope="))
+                .and_then(reference_shared::form::decode)
+        })
+        .flatten();
+    let (status, response_headers, answer) = if proxy
+        .faulty
+        .as_deref()
+        .is_some_and(|group| path.contains(group))
+    {
+        let body = serde_json::json!({ "error": "temporarily_unavailable", "error_description": "injected by the conformance harness" });
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({ "error": "temporarily_unavailable", "error_description": "injected by the conformance harness" })),
+            headers,
+            Bytes::from(body.to_string()),
         )
-            .into_response()
     } else {
-        let headers = request.headers().clone();
-        match axum::body::to_bytes(request.into_body(), 1 << 20).await {
-            Ok(body) => relay(&proxy, method.clone(), &target, headers, body).await,
-            Err(_) => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
-        }
+        relay(&proxy, method.clone(), &target, &headers, body).await
     };
-    proxy.observer.record(Hop {
-        at,
+    proxy.recorder.record(Hop {
+        from: "chat-api".to_owned(),
+        to: "auth-api".to_owned(),
         method: method.to_string(),
         path,
-        status: response.status().as_u16(),
+        status: status.as_u16(),
+        error: error_code(&answer),
+        credential,
+        scope,
+        duration_ms: u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX),
+        started_ms,
+        trace: trace_id(&headers),
     });
+    let mut response = Response::new(Body::from(answer));
+    *response.status_mut() = status;
+    *response.headers_mut() = response_headers;
     response
 }
 
@@ -123,11 +283,11 @@ async fn relay(
     proxy: &Proxy,
     method: axum::http::Method,
     target: &str,
-    headers: HeaderMap,
+    headers: &HeaderMap,
     body: Bytes,
-) -> Response {
+) -> (StatusCode, HeaderMap, Bytes) {
     let mut outgoing = proxy.http.request(method, target).body(body);
-    for (name, value) in &headers {
+    for (name, value) in headers {
         if name != header::HOST && name != header::CONTENT_LENGTH {
             outgoing = outgoing.header(name, value);
         }
@@ -138,12 +298,35 @@ async fn relay(
             let mut headers = answer.headers().clone();
             headers.remove(header::TRANSFER_ENCODING);
             headers.remove(header::CONNECTION);
+            headers.remove(header::CONTENT_LENGTH);
             let body = answer.bytes().await.unwrap_or_default();
-            let mut response = Response::new(Body::from(body));
-            *response.status_mut() = status;
-            *response.headers_mut() = headers;
-            response
+            (status, headers, body)
         }
-        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+        Err(_) => (StatusCode::BAD_GATEWAY, HeaderMap::new(), Bytes::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_credentials_apart_without_verifying() {
+        let encode = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let token = |claims: &str| format!("Bearer {}.{}.sig", encode("{}"), encode(claims));
+        assert_eq!(
+            credential_kind(Some(&token(r#"{"client_id":"c","sub":"c"}"#))).as_deref(),
+            Some("service token")
+        );
+        assert_eq!(
+            credential_kind(Some(&token(r#"{"type":"access","sub":"u"}"#))).as_deref(),
+            Some("user token")
+        );
+        assert_eq!(
+            credential_kind(Some("Basic YTpi")).as_deref(),
+            Some("client credentials")
+        );
+        assert_eq!(credential_kind(Some("Bearer x")).as_deref(), Some("bearer"));
+        assert_eq!(credential_kind(None), None);
     }
 }

@@ -56,6 +56,14 @@ pub struct CheckOutcome {
     /// its failure is shown but does not gate, and its passing does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_failure: Option<String>,
+    /// The calls the step made and caused, in order (the harness's
+    /// requests and, where observed, the chat-api's calls to the auth-api).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<crate::observe::Hop>,
+    /// For a failed check whose request went through more than one
+    /// service: the sequence diagram of its hops, the broken one marked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagram: Option<String>,
 }
 
 impl CheckOutcome {
@@ -87,6 +95,8 @@ impl CheckOutcome {
             curl: None,
             duration_ms: 0,
             expected_failure: None,
+            hops: Vec::new(),
+            diagram: None,
         }
     }
 }

@@ -11,11 +11,14 @@ use tokio::sync::Mutex;
 use crate::error::HarnessError;
 use crate::expect::{self, Answer, Mismatch};
 use crate::fuzz;
+use crate::observe::{self, Hop};
 use crate::outcome::{CheckOutcome, RunReport, Status, TargetInfo};
 use crate::properties::{self, Property, PropertyOptions};
 use crate::provision::{self, Accounts};
 use crate::redact::Secrets;
-use crate::scenario::{Auth, Body, Level, Scenario, Service, Step, Vars, render, render_value};
+use crate::scenario::{
+    Auth, Body, Level, Observe, Scenario, Service, Step, Vars, render, render_value,
+};
 use crate::target::Target;
 
 /// Which checks to run and what gates the exit code.
@@ -172,6 +175,14 @@ struct Runner {
     attacks: Vars,
 }
 
+/// What a scenario's requests were, to attribute observed calls to it.
+struct ScenarioCalls {
+    /// When it began, in milliseconds since the Unix epoch.
+    started_ms: u64,
+    /// The trace ids of the requests it sent.
+    traces: Vec<String>,
+}
+
 /// A step that did not go as expected.
 struct Failure {
     message: String,
@@ -195,6 +206,8 @@ struct Trace {
     request: String,
     response: String,
     curl: String,
+    /// The calls the step made and caused, in order.
+    hops: Vec<Hop>,
 }
 
 struct Prepared {
@@ -294,7 +307,10 @@ impl Runner {
         if let Some(group) = self.target.faulty_group {
             vars.insert("faulty_group.id".to_owned(), group.to_string());
         }
-        let started = Instant::now();
+        let mut calls = ScenarioCalls {
+            started_ms: observe::now_ms(),
+            traces: Vec::new(),
+        };
         let mut blocked: Option<String> = None;
         let mut outcomes = Vec::new();
         for step in &scenario.steps {
@@ -318,7 +334,7 @@ impl Runner {
                     Failure::plain(format!("not reached: {reason}")),
                 ))
             } else {
-                self.step(step, &mut vars, started)
+                self.step(step, &mut vars, &mut calls)
                     .await
                     .map_err(|f| (Status::Failed, f))
             };
@@ -363,7 +379,13 @@ impl Runner {
                     .map(|t| t.curl.clone()),
                 duration_ms: u64::try_from(step_started.elapsed().as_millis()).unwrap_or(u64::MAX),
                 expected_failure: None,
+                hops: trace.map(|t| t.hops).unwrap_or_default(),
+                diagram: None,
             };
+            let mut outcome = outcome;
+            if outcome.status == Status::Failed && outcome.hops.len() > 1 {
+                outcome.diagram = Some(crate::report::diagram::text(&outcome.hops, true));
+            }
             on_check(&outcome);
             outcomes.push(outcome);
         }
@@ -374,22 +396,34 @@ impl Runner {
         &self,
         step: &Step,
         vars: &mut Vars,
-        scenario_started: Instant,
+        scenario: &mut ScenarioCalls,
     ) -> Result<Trace, Failure> {
         let prepared = self.prepare(step, vars).await?;
         let trace_base = Trace {
             request: format!("{} {}", prepared.method, self.secrets.redact(&prepared.url)),
             response: String::new(),
             curl: curl_line(&prepared, &self.secrets),
+            hops: Vec::new(),
         };
-        let sends = (0..step.request.repeat).map(|_| self.send(&prepared));
+        let sends = (0..step.request.repeat).map(|_| self.send(&prepared, step));
         let answers = futures::future::join_all(sends).await;
+        let own: Vec<Hop> = answers
+            .iter()
+            .filter_map(|a| a.as_ref().ok().map(|(_, hop)| hop.clone()))
+            .collect();
+        scenario
+            .traces
+            .extend(own.iter().filter_map(|h| h.trace.clone()));
+        let hops = self.hops_of(&own).await;
         let mut first: Option<Answer> = None;
         for answer in answers {
-            let answer = answer.map_err(|e| Failure {
+            let (answer, _) = answer.map_err(|e| Failure {
                 message: format!("no answer: {e}"),
                 mismatch: None,
-                trace: Some(Box::new(trace_base.clone())),
+                trace: Some(Box::new(Trace {
+                    hops: hops.clone(),
+                    ..trace_base.clone()
+                })),
             })?;
             let trace = Trace {
                 response: self.secrets.redact(&format!(
@@ -397,6 +431,7 @@ impl Runner {
                     answer.status,
                     truncate(&answer.text, 600)
                 )),
+                hops: hops.clone(),
                 ..trace_base.clone()
             };
             if let Err(mismatch) = expect::check(&step.expect, &answer, vars) {
@@ -415,6 +450,7 @@ impl Runner {
                 answer.status,
                 truncate(&answer.text, 600)
             )),
+            hops,
             ..trace_base
         };
         for (name, pointer) in &step.capture {
@@ -430,27 +466,117 @@ impl Runner {
                 })?;
             vars.insert(name.clone(), value);
         }
-        if let Some(observe) = &step.observe {
-            let observer = self.target.observer.as_ref().ok_or_else(|| {
-                Failure::plain("this step observes calls, and nothing records them here")
-            })?;
-            let count = observer.count_since(scenario_started, &observe.method, &observe.path);
-            if count > observe.at_most {
-                let mismatch = Mismatch {
-                    expected: format!(
-                        "at most {} {} {} from the chat-api to the auth-api",
-                        observe.at_most, observe.method, observe.path
-                    ),
-                    actual: format!("{count} calls"),
-                };
-                return Err(Failure {
-                    message: format!("expected {}, got {}", mismatch.expected, mismatch.actual),
-                    mismatch: Some(Box::new(mismatch)),
-                    trace: Some(Box::new(trace)),
-                });
-            }
+        if let Some(observe) = &step.observe
+            && let Err(mismatch) = self.observed(observe, scenario).await
+        {
+            return Err(Failure {
+                message: format!("expected {}, got {}", mismatch.expected, mismatch.actual),
+                mismatch: Some(Box::new(mismatch)),
+                trace: Some(Box::new(trace)),
+            });
         }
         Ok(trace)
+    }
+
+    /// The calls the chat-api made to the auth-api for these requests of
+    /// the harness: by trace id when it passed the harness's on, else by
+    /// time. Each request is followed by the calls it caused.
+    async fn hops_of(&self, own: &[Hop]) -> Vec<Hop> {
+        let Some(observer) = &self.target.observer else {
+            return own.to_vec();
+        };
+        if !own.iter().any(|h| h.to == "chat-api") {
+            return own.to_vec();
+        }
+        let recorded = observer.hops(&self.http).await;
+        let mut hops = Vec::new();
+        for hop in own {
+            hops.push(hop.clone());
+            hops.extend(
+                recorded
+                    .iter()
+                    .filter(|r| match (&r.trace, &hop.trace) {
+                        (Some(theirs), Some(ours)) => theirs == ours,
+                        _ => {
+                            r.started_ms >= hop.started_ms
+                                && r.started_ms <= hop.started_ms + hop.duration_ms
+                        }
+                    })
+                    .cloned(),
+            );
+        }
+        hops
+    }
+
+    /// Holds the observed calls to a step's `observe`.
+    async fn observed(&self, observe: &Observe, scenario: &ScenarioCalls) -> Result<(), Mismatch> {
+        let observer = self.target.observer.as_ref().ok_or_else(|| Mismatch {
+            expected: "calls between the services to observe".to_owned(),
+            actual: "nothing records them here".to_owned(),
+        })?;
+        let calls: Vec<Hop> = observer
+            .hops(&self.http)
+            .await
+            .into_iter()
+            .filter(|h| observe.matches(&h.method, &h.path))
+            .filter(|h| {
+                observe.whole_run
+                    || match &h.trace {
+                        Some(trace) => scenario.traces.contains(trace),
+                        None => h.started_ms >= scenario.started_ms,
+                    }
+            })
+            .collect();
+        let what = format!(
+            "{} {} from the chat-api to the auth-api",
+            observe.method, observe.path
+        );
+        let count = calls.len();
+        if let Some(most) = observe.at_most.filter(|most| count > *most) {
+            return Err(Mismatch {
+                expected: format!("at most {most} {what}"),
+                actual: format!("{count} calls"),
+            });
+        }
+        if let Some(least) = observe.at_least.filter(|least| count < *least) {
+            return Err(Mismatch {
+                expected: format!("at least {least} {what}"),
+                actual: format!("{count} calls"),
+            });
+        }
+        if let Some(credential) = &observe.credential
+            && let Some(call) = calls
+                .iter()
+                .find(|h| h.credential.as_ref() != Some(credential))
+        {
+            return Err(Mismatch {
+                expected: format!("every {what} made with a {credential}"),
+                actual: format!(
+                    "{} {} made with {}",
+                    call.method,
+                    call.path,
+                    call.credential.as_deref().unwrap_or("no credentials")
+                ),
+            });
+        }
+        if let Some(scope) = &observe.scope
+            && let Some(call) = calls.iter().find(|h| {
+                !h.scope
+                    .as_deref()
+                    .is_some_and(|s| s.split(' ').any(|s| s == scope))
+            })
+        {
+            return Err(Mismatch {
+                expected: format!("every {what} asking for scope {scope}"),
+                actual: format!(
+                    "a call asking for {}",
+                    call.scope
+                        .as_deref()
+                        .map_or("no scope".to_owned(), |s| format!("scope {s:?}"))
+                ),
+            });
+        }
+        Ok(())
     }
 
     async fn attack_tokens(&self) -> Vars {
@@ -548,8 +674,14 @@ impl Runner {
         })
     }
 
-    async fn send(&self, prepared: &Prepared) -> Result<Answer, String> {
-        let mut request = self.http.request(prepared.method.clone(), &prepared.url);
+    /// Sends a prepared request with a fresh `traceparent`; the answer and
+    /// the hop it made.
+    async fn send(&self, prepared: &Prepared, step: &Step) -> Result<(Answer, Hop), String> {
+        let (traceparent, trace) = observe::new_traceparent();
+        let mut request = self
+            .http
+            .request(prepared.method.clone(), &prepared.url)
+            .header("traceparent", traceparent);
         for (name, value) in &prepared.headers {
             request = request.header(name, value);
         }
@@ -564,9 +696,11 @@ impl Runner {
             }
             request = request.body(body.clone());
         }
+        let started = Instant::now();
+        let started_ms = observe::now_ms();
         let response = request.send().await.map_err(|e| root_cause(&e))?;
         let status = response.status().as_u16();
-        let headers = response
+        let headers: Vec<(String, String)> = response
             .headers()
             .iter()
             .map(|(n, v)| {
@@ -580,13 +714,50 @@ impl Runner {
             .text()
             .await
             .map_err(|e| e.without_url().to_string())?;
-        let json = serde_json::from_str(&text).ok();
-        Ok(Answer {
+        let json: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+        let authorization = prepared
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| v.as_str());
+        let hop = Hop {
+            from: "harness".to_owned(),
+            to: match step.request.service {
+                Service::Auth => "auth-api",
+                Service::Chat => "chat-api",
+            }
+            .to_owned(),
+            method: prepared.method.to_string(),
+            path: self.secrets.redact(
+                prepared
+                    .url
+                    .split_once("://")
+                    .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+                    .unwrap_or("/")
+                    .split('?')
+                    .next()
+                    .unwrap_or("/"),
+            ),
             status,
-            headers,
-            text,
-            json,
-        })
+            error: json
+                .as_ref()
+                .and_then(|j| j["error"].as_str())
+                .map(str::to_owned),
+            credential: observe::credential_kind(authorization),
+            scope: None,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            started_ms,
+            trace: Some(trace),
+        };
+        Ok((
+            Answer {
+                status,
+                headers,
+                text,
+                json,
+            },
+            hop,
+        ))
     }
 
     fn client(&self, name: &str) -> Result<&provision::ClientAccount, Failure> {

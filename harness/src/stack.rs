@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::error::HarnessError;
-use crate::observe::{Observer, start_proxy};
+use crate::observe::{Observer, Recorder, start_proxy};
 use crate::target::Target;
 
 /// Where the reference stack keeps its data.
@@ -111,9 +111,9 @@ impl ReferenceStack {
             Some(client) => client,
             None => register_chat_client(&auth_url, &admin_token).await?,
         };
-        let observer = Arc::new(Observer::default());
+        let recorder = Arc::new(Recorder::default());
         let faulty_group = Uuid::new_v4();
-        let (proxy_url, _proxy) = start_proxy(&auth_url, observer.clone(), faulty_group)
+        let (proxy_url, _proxy) = start_proxy(&auth_url, recorder.clone(), faulty_group)
             .await
             .map_err(stack_error)?;
 
@@ -145,7 +145,7 @@ impl ReferenceStack {
                 chat_url,
                 admin_token: Some(admin_token),
                 accounts: None,
-                observer: Some(observer),
+                observer: Some(Observer::Local(recorder)),
                 faulty_group: Some(faulty_group),
                 signing_key: Some(
                     reference_shared::SigningKey::from_file(&dev_key_path())

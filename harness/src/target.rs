@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
 
 use reference_shared::Secret;
 use serde::Deserialize;
@@ -23,7 +22,7 @@ pub struct Target {
     /// Accounts from a configuration file, when it may not.
     pub accounts: Option<AccountsConfig>,
     /// The recorder between the chat-api and the auth-api, when there is one.
-    pub observer: Option<Arc<Observer>>,
+    pub observer: Option<Observer>,
     /// A group id the recorder fails every call for, when it does.
     pub faulty_group: Option<uuid::Uuid>,
     /// The target's token signing key, when the harness holds it (the

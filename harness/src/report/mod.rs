@@ -1,5 +1,7 @@
-//! What a run tells people and machines: terminal lines, JSON, JUnit XML.
+//! What a run tells people and machines: terminal lines, JSON, JUnit XML,
+//! HTML, and sequence diagrams of the observed calls.
 
+pub mod diagram;
 mod json;
 mod junit;
 mod terminal;

@@ -96,6 +96,12 @@ pub fn failure_details(check: &CheckOutcome) -> String {
     if let Some(curl) = &check.curl {
         let _ = writeln!(text, "  reproduce: {curl}");
     }
+    if let Some(diagram) = &check.diagram {
+        let _ = writeln!(text, "  observed:");
+        for line in diagram.lines() {
+            let _ = writeln!(text, "    {line}");
+        }
+    }
     text
 }
 

@@ -270,14 +270,33 @@ pub enum JwtPart {
     Claims,
 }
 
-/// Calls between the services that the harness observed since the
-/// scenario began, counted.
-#[derive(Debug, Clone)]
+/// Calls from the chat-api to the auth-api that the harness observed,
+/// counted and inspected.
+#[derive(Debug, Clone, Default)]
 pub struct Observe {
-    /// The method to count.
+    /// The method of the calls.
     pub method: String,
-    /// The path to count (exact).
+    /// Their path: exact, or a prefix when it ends in `*`.
     pub path: String,
     /// At most this many.
-    pub at_most: usize,
+    pub at_most: Option<usize>,
+    /// At least this many.
+    pub at_least: Option<usize>,
+    /// Each made with this kind of credentials (`service token`, …).
+    pub credential: Option<String>,
+    /// Each token request asking for this scope.
+    pub scope: Option<String>,
+    /// Counted over the whole run rather than this scenario's requests.
+    pub whole_run: bool,
+}
+
+impl Observe {
+    /// Whether a call's method and path are the ones counted.
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        method == self.method
+            && match self.path.strip_suffix('*') {
+                Some(prefix) => path.starts_with(prefix),
+                None => path == self.path,
+            }
+    }
 }

@@ -125,7 +125,12 @@ struct RawJwt {
 struct RawObserve {
     method: String,
     path: String,
-    at_most: usize,
+    at_most: Option<usize>,
+    at_least: Option<usize>,
+    credential: Option<String>,
+    scope: Option<String>,
+    #[serde(default)]
+    whole_run: bool,
 }
 
 /// The names every scenario may use without capturing them.
@@ -279,6 +284,10 @@ fn step(raw: RawStep, line: usize, scenario_level: Level) -> Result<Step, String
             method: o.method,
             path: o.path,
             at_most: o.at_most,
+            at_least: o.at_least,
+            credential: o.credential,
+            scope: o.scope,
+            whole_run: o.whole_run,
         }),
     })
 }

@@ -45,6 +45,28 @@ async fn the_seeds_bug_fails_the_members_checks_and_the_chat_send() {
             .contains("/api/chat/groups/"),
         "{send:?}"
     );
+    // The diagram marks the members call, as the seed's does, and the
+    // status the chat-api answered.
+    let diagram = send.diagram.as_deref().expect("a diagram of the send");
+    let lines: Vec<&str> = diagram.lines().collect();
+    let broke = lines
+        .iter()
+        .position(|l| l.contains("✗ broke here"))
+        .expect("a broken hop");
+    assert!(lines[broke].contains("401 invalid_token"), "{diagram}");
+    assert!(
+        lines[broke - 2].contains("GET /api/auth/groups/") && lines[broke - 2].contains("/members"),
+        "{diagram}"
+    );
+    assert!(
+        diagram.contains("502 upstream_unavailable   ✗"),
+        "{diagram}"
+    );
+    let terminal = conformance::report::summary_line(&report);
+    assert!(
+        terminal.contains("    │ 502 upstream_unavailable   ✗"),
+        "{terminal}"
+    );
     // What still works is not blamed.
     assert!(!crate::helpers::failed(&report).contains("core.group.service-token"));
 }
@@ -259,5 +281,29 @@ async fn fuzzing_catches_plain_text_errors_a_500_and_an_ignored_property() {
     assert_caught(
         &report,
         &["strict.fuzz.chat.post-api-chat-groups-group_id-messages.wrong-types"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_token_passed_on_to_the_auth_api_is_seen_by_the_recorder() {
+    let report = run_with_faults(None, Some(faults::user_token_upstream())).await;
+    assert_caught(&report, &["strict.observed.service-token-for-groups"]);
+    let check = helpers::outcome(&report, "strict.observed.service-token-for-groups");
+    assert!(
+        check
+            .actual
+            .as_deref()
+            .unwrap()
+            .contains("made with user token"),
+        "{check:?}"
+    );
+    // The diagram's data: the harness's request, then the chat-api's calls.
+    assert_eq!(check.hops[0].from, "harness");
+    assert!(
+        check.hops[1..]
+            .iter()
+            .any(|h| h.credential.as_deref() == Some("user token") && h.path.ends_with("/members")),
+        "{:?}",
+        check.hops
     );
 }

@@ -12,6 +12,7 @@
 //! - `keys`: the auth-api's key set, cached and refreshed on an unknown `kid`.
 //! - `upstream`: the auth-api client: single-flight service token, group,
 //!   members, and the mapping of its failures to 502/503/504.
+//! - `trace`: W3C `traceparent` carried from a request to its upstream calls.
 //! - `error`: [`ApiError`], the contract's error body for every failure.
 //! - `store`: the message store trait and its MongoDB and SQLite backends.
 //! - `state`: what the handlers share.
@@ -24,6 +25,7 @@ mod keys;
 mod routes;
 mod state;
 pub mod store;
+mod trace;
 mod upstream;
 
 pub use app::Application;

@@ -134,9 +134,7 @@ impl AuthClient {
         if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.refresh_at) {
             return Ok(token.value.clone());
         }
-        let response = self
-            .http
-            .post(format!("{}/oauth/token", self.base))
+        let response = crate::trace::traced(self.http.post(format!("{}/oauth/token", self.base)))
             .header(
                 reqwest::header::AUTHORIZATION,
                 reference_shared::form::basic_authorization(
@@ -187,9 +185,7 @@ impl AuthClient {
         let mut retried = false;
         loop {
             let token = self.service_token().await?;
-            let response = self
-                .http
-                .get(format!("{}{path}", self.base))
+            let response = crate::trace::traced(self.http.get(format!("{}{path}", self.base)))
                 .bearer_auth(&token)
                 .send()
                 .await?;
@@ -233,19 +229,18 @@ impl AuthClient {
         struct Introspection {
             active: bool,
         }
-        let response = self
-            .http
-            .post(format!("{}/oauth/introspect", self.base))
-            .header(
-                reqwest::header::AUTHORIZATION,
-                reference_shared::form::basic_authorization(
-                    &self.client_id,
-                    self.client_secret.expose(),
-                ),
-            )
-            .form(&[("token", token)])
-            .send()
-            .await?;
+        let response =
+            crate::trace::traced(self.http.post(format!("{}/oauth/introspect", self.base)))
+                .header(
+                    reqwest::header::AUTHORIZATION,
+                    reference_shared::form::basic_authorization(
+                        &self.client_id,
+                        self.client_secret.expose(),
+                    ),
+                )
+                .form(&[("token", token)])
+                .send()
+                .await?;
         if !response.status().is_success() {
             return Err(UpstreamError::BadAnswer(format!(
                 "introspection answered {}",
@@ -257,11 +252,12 @@ impl AuthClient {
 
     /// The auth-api's key set.
     pub async fn jwks(&self) -> Result<Jwks, UpstreamError> {
-        let response = self
-            .http
-            .get(format!("{}/.well-known/jwks.json", self.base))
-            .send()
-            .await?;
+        let response = crate::trace::traced(
+            self.http
+                .get(format!("{}/.well-known/jwks.json", self.base)),
+        )
+        .send()
+        .await?;
         if !response.status().is_success() {
             return Err(UpstreamError::BadAnswer(format!(
                 "the key set answered {}",

@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(|| async { ApiError::NotFound("no such endpoint".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .with_state(state);
+        .with_state(state)
+        .layer(axum::middleware::from_fn(crate::trace::propagate));
     contract_layers(router, BODY_LIMIT)
 }

@@ -37,7 +37,7 @@ mod stack;
 mod target;
 
 pub use error::HarnessError;
-pub use observe::{Hop, Observer, Recorder};
+pub use observe::{Hop, Observer, Recorder, serve_proxy};
 pub use outcome::{CheckOutcome, RunReport, Status, Summary};
 pub use properties::PropertyOptions;
 pub use runner::{RunOptions, check_ids, run};

@@ -41,6 +41,17 @@ enum Command {
         /// The later report.
         new: PathBuf,
     },
+    /// Records the calls between a chat-api and its auth-api: put it in that
+    /// path (the chat-api's auth-api URL pointing here) and give its URL to
+    /// `run --observe`.
+    Proxy {
+        /// Where to listen, e.g. 0.0.0.0:9090.
+        #[arg(long)]
+        listen: String,
+        /// The auth-api to forward to.
+        #[arg(long)]
+        upstream: String,
+    },
     /// Lists the checks the scenarios make.
     List {
         /// The scenario folder.
@@ -60,6 +71,10 @@ struct RunArgs {
     /// The external auth-api's admin token (or `CONFORMANCE_ADMIN_TOKEN`).
     #[arg(long, env = "CONFORMANCE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// A `conformance proxy` between the deployment's chat-api and
+    /// auth-api, for the checks that observe their calls.
+    #[arg(long)]
+    observe: Option<String>,
     /// The deployment's token signing key (PKCS#8 PEM), for the attacks that
     /// forge validly signed tokens; without it they are skipped.
     #[arg(long)]
@@ -115,6 +130,7 @@ async fn main() -> ExitCode {
         Command::Serve { store } => serve(store).await,
         Command::List { scenarios } => list(&scenarios),
         Command::Diff { old, new } => diff(&old, &new),
+        Command::Proxy { listen, upstream } => proxy(&listen, &upstream).await,
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -171,6 +187,11 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
         target
     };
     let mut target = target;
+    if let Some(url) = &args.observe {
+        target.observer = Some(conformance::Observer::Remote(
+            url.trim_end_matches('/').to_owned(),
+        ));
+    }
     if let Some(path) = &args.signing_key {
         target.signing_key = Some(
             reference_shared::SigningKey::from_file(path)
@@ -252,6 +273,24 @@ async fn serve(store: StoreChoice) -> Result<u8, HarnessError> {
     );
     println!("Ctrl-C stops both.");
     let _ = tokio::signal::ctrl_c().await;
+    Ok(0)
+}
+
+async fn proxy(listen: &str, upstream: &str) -> Result<u8, HarnessError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| HarnessError::Config(format!("--listen {listen}: {e}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| HarnessError::Config(e.to_string()))?;
+    let recorder = std::sync::Arc::new(conformance::Recorder::default());
+    let task = conformance::serve_proxy(listener, upstream, recorder, None);
+    println!("conformance proxy: http://{address} -> {upstream}");
+    println!("point the chat-api's auth-api URL here, and run with --observe http://{address}");
+    tokio::select! {
+        _ = task => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
     Ok(0)
 }
 

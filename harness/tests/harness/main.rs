@@ -8,4 +8,5 @@ mod helpers;
 mod catches;
 mod cli;
 mod gating;
+mod observation;
 mod reference;

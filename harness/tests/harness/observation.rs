@@ -1,0 +1,120 @@
+//! `conformance proxy` in front of a deployment's auth-api, and `run
+//! --observe`: the checks that need observation run against a deployment
+//! the harness did not start.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use reference_shared::Secret;
+
+/// Kills the proxy when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `conformance proxy` on a free port; its URL.
+fn start_proxy(upstream: &str) -> (Killed, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_conformance"))
+        .args(["proxy", "--listen", "127.0.0.1:0", "--upstream", upstream])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_owned();
+    (Killed(child), url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_in_front_of_a_deployment_makes_the_observation_checks_run() {
+    let admin = Secret::new(format!("admin-{}", uuid::Uuid::new_v4().simple()));
+    let mut auth_config = auth_api::Config::local(conformance::dev_key_path());
+    auth_config.admin_token = Some(admin.clone());
+    let auth = auth_api::Application::build(auth_config).await.unwrap();
+    let auth_url = auth.url();
+    tokio::spawn(auth.run_until_stopped());
+    let client: serde_json::Value = reqwest::Client::new()
+        .post(format!("{auth_url}/admin/clients"))
+        .bearer_auth(admin.expose())
+        .json(&serde_json::json!({ "client_id": "chat-api-observed", "scopes": ["groups:read"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let (_proxy, proxy_url) = tokio::task::spawn_blocking({
+        let auth_url = auth_url.clone();
+        move || start_proxy(&auth_url)
+    })
+    .await
+    .unwrap();
+    let mut chat_config = chat_api::Config::local(
+        &proxy_url,
+        "chat-api-observed",
+        client["client_secret"].as_str().unwrap(),
+    );
+    chat_config.issuer = Some(auth_url.clone());
+    let chat = chat_api::Application::build(chat_config).await.unwrap();
+    let chat_url = chat.url();
+    tokio::spawn(chat.run_until_stopped());
+
+    let run = |observe: Option<String>| {
+        let mut args = vec![
+            "run".to_owned(),
+            "--auth-url".to_owned(),
+            auth_url.clone(),
+            "--chat-url".to_owned(),
+            chat_url.clone(),
+            "--admin-token".to_owned(),
+            admin.expose().to_owned(),
+            "--level".to_owned(),
+            "strict".to_owned(),
+            "--tag".to_owned(),
+            "service-token".to_owned(),
+        ];
+        if let Some(url) = observe {
+            args.extend(["--observe".to_owned(), url]);
+        }
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_conformance"))
+                .args(args)
+                .output()
+                .unwrap()
+        })
+    };
+    let observed = run(Some(proxy_url.clone())).await.unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&observed.stdout),
+        String::from_utf8_lossy(&observed.stderr)
+    );
+    assert_eq!(observed.status.code(), Some(0), "{out}");
+    for id in [
+        "pass core.chat.token-reuse.three-messages",
+        "pass strict.observed.service-token-for-groups",
+        "pass strict.observed.token-scope",
+    ] {
+        assert!(out.contains(id), "{id} in {out}");
+    }
+
+    let blind = run(None).await.unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&blind.stdout),
+        String::from_utf8_lossy(&blind.stderr)
+    );
+    assert!(out.contains("skip strict.observed.token-scope"), "{out}");
+}

@@ -114,6 +114,9 @@ struct RunArgs {
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write the self-contained HTML report here.
+    #[arg(long)]
+    html: Option<PathBuf>,
     /// Write the JUnit XML report here.
     #[arg(long)]
     junit: Option<PathBuf>,
@@ -240,6 +243,10 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
     print!("{}", report::summary_line(&report));
     if let Some(path) = &args.json {
         report::write_json(&report, path)
+            .map_err(|e| HarnessError::Config(format!("{}: {e}", path.display())))?;
+    }
+    if let Some(path) = &args.html {
+        report::write_html(&report, path)
             .map_err(|e| HarnessError::Config(format!("{}: {e}", path.display())))?;
     }
     if let Some(path) = &args.junit {

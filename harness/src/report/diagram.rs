@@ -177,10 +177,23 @@ fn escape(text: &str) -> String {
 
 /// The diagram as an inline SVG element (no external resources).
 pub fn svg(hops: &[Hop], failed: bool) -> String {
+    svg_of(&arrows(hops, failed))
+}
+
+/// One diagram for several steps (a scenario): each step's hops, and
+/// whether that step failed.
+pub fn svg_steps<'a>(steps: impl IntoIterator<Item = (&'a [Hop], bool)>) -> String {
+    let arrows: Vec<Arrow> = steps
+        .into_iter()
+        .flat_map(|(hops, failed)| arrows(hops, failed))
+        .collect();
+    svg_of(&arrows)
+}
+
+fn svg_of(arrows: &[Arrow]) -> String {
     const COL: usize = 300;
     const ROW: usize = 34;
     const TOP: usize = 40;
-    let arrows = arrows(hops, failed);
     let width = COL * PARTIES.len();
     let height = TOP + ROW * arrows.len() + 20;
     let x = |c: usize| COL / 2 + c * COL;

@@ -2,10 +2,12 @@
 //! HTML, and sequence diagrams of the observed calls.
 
 pub mod diagram;
+mod html;
 mod json;
 mod junit;
 mod terminal;
 
+pub use html::{html, write_html};
 pub use json::write_json;
 pub use junit::{junit_xml, write_junit};
 pub use terminal::{Progress, failure_details, summary_line};

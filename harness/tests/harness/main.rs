@@ -8,5 +8,6 @@ mod helpers;
 mod catches;
 mod cli;
 mod gating;
+mod html;
 mod observation;
 mod reference;

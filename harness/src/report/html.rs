@@ -1,0 +1,269 @@
+//! One self-contained HTML file (no network, no external assets): the
+//! summary by level and area, every check with its status, its request and
+//! response behind a click, and each scenario's observed sequence diagram
+//! as inline SVG with the failing hop marked.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::outcome::{CheckOutcome, RunReport, Status};
+use crate::report::diagram;
+use crate::scenario::Level;
+
+const STYLE: &str = r"
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem; color: #1d1d1f; }
+h1 { font-size: 1.4rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+table { border-collapse: collapse; } td, th { padding: .2rem .7rem; border-bottom: 1px solid #ddd; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.passed { color: #17692b; } .failed { color: #b3261e; font-weight: 600; } .skipped { color: #777; }
+details.scenario { border: 1px solid #ddd; border-radius: 6px; margin: .5rem 0; padding: .3rem .7rem; }
+details.check { margin: .2rem 0 .2rem 1rem; }
+pre { background: #f5f5f7; padding: .5rem; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
+svg.sequence text { font: 12px ui-monospace, monospace; }
+svg.sequence .party { font-weight: 700; font-size: 13px; }
+svg.sequence .lifeline { stroke: #999; stroke-dasharray: 4 3; }
+svg.sequence .arrow line { stroke: #333; } svg.sequence .arrow polygon { fill: #333; }
+svg.sequence .error line { stroke: #b3261e; } svg.sequence .error polygon, svg.sequence .error text { fill: #b3261e; }
+svg.sequence .broke line { stroke: #b3261e; stroke-width: 3; } svg.sequence .broke text { fill: #b3261e; font-weight: 700; }
+body.only-failures details.scenario:not(.has-failures) { display: none; }
+body.only-failures details.check:not(.failed-check) { display: none; }
+";
+
+const SCRIPT: &str = r"
+(function () {
+  var toggle = document.getElementById('only-failures');
+  toggle.addEventListener('change', function () {
+    document.body.classList.toggle('only-failures', toggle.checked);
+  });
+  document.body.setAttribute('data-ready', 'yes');
+  // For the render benchmark: time from navigation to here.
+  document.body.setAttribute('data-render-ms', String(Math.round(performance.now())));
+})();
+";
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The area a check belongs to: the part of its id after the level
+/// (`members` for `core.members.service-token`).
+fn area(id: &str) -> &str {
+    id.split('.').nth(1).unwrap_or(id)
+}
+
+fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Passed => "passed",
+        Status::Failed => "failed",
+        Status::Skipped => "skipped",
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+impl Counts {
+    fn add(&mut self, status: Status) {
+        match status {
+            Status::Passed => self.passed += 1,
+            Status::Failed => self.failed += 1,
+            Status::Skipped => self.skipped += 1,
+        }
+    }
+}
+
+/// The report as one HTML document.
+pub fn html(report: &RunReport) -> String {
+    let mut out = String::new();
+    let verdict = if report.exit_code() == 0 {
+        "passed"
+    } else {
+        "failed"
+    };
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Conformance report: {verdict}</title><style>{STYLE}</style></head><body>"
+    );
+    let _ = write!(
+        out,
+        "<h1>Conformance: <span class=\"{verdict}\" id=\"verdict\">{verdict}</span></h1><p>auth-api {} · chat-api {} · gate: {} · {:.1} s</p>",
+        escape(&report.target.auth_url),
+        escape(&report.target.chat_url),
+        report.gate,
+        std::time::Duration::from_millis(report.duration_ms).as_secs_f64()
+    );
+    let _ = write!(
+        out,
+        "<p id=\"summary\" data-passed=\"{p}\" data-failed=\"{f}\" data-skipped=\"{s}\" data-gated-failures=\"{g}\"><span class=\"passed\">{p} passed</span> · <span class=\"failed\">{f} failed</span> · <span class=\"skipped\">{s} skipped</span> · {g} gated failure(s)</p>",
+        p = report.summary.passed,
+        f = report.summary.failed,
+        s = report.summary.skipped,
+        g = report.gated_failures
+    );
+    summary_table(&mut out, report);
+    gating(&mut out, report);
+    out.push_str("<h2>Scenarios</h2><label><input type=\"checkbox\" id=\"only-failures\"> only failures</label>");
+    let mut scenarios: Vec<(&str, Vec<&CheckOutcome>)> = Vec::new();
+    for check in &report.checks {
+        match scenarios.last_mut() {
+            Some((id, checks)) if *id == check.scenario_id => checks.push(check),
+            _ => scenarios.push((check.scenario_id.as_str(), vec![check])),
+        }
+    }
+    for (id, checks) in scenarios {
+        scenario(&mut out, id, &checks);
+    }
+    let _ = writeln!(out, "<script>{SCRIPT}</script></body></html>");
+    out
+}
+
+fn summary_table(out: &mut String, report: &RunReport) {
+    let mut areas: BTreeMap<&str, [Counts; 2]> = BTreeMap::new();
+    for check in &report.checks {
+        let level = usize::from(check.level == Level::Strict);
+        areas.entry(area(&check.id)).or_default()[level].add(check.status);
+    }
+    out.push_str("<h2>By level and area</h2><table id=\"areas\"><tr><th>area</th><th>core passed</th><th>core failed</th><th>core skipped</th><th>strict passed</th><th>strict failed</th><th>strict skipped</th></tr>");
+    for (area, [core, strict]) in &areas {
+        let cell = |n: usize, class: &str| {
+            if n == 0 {
+                "<td>·</td>".to_owned()
+            } else {
+                format!("<td class=\"{class}\">{n}</td>")
+            }
+        };
+        let _ = write!(
+            out,
+            "<tr data-area=\"{a}\"><td>{a}</td>{}{}{}{}{}{}</tr>",
+            cell(core.passed, "passed"),
+            cell(core.failed, "failed"),
+            cell(core.skipped, "skipped"),
+            cell(strict.passed, "passed"),
+            cell(strict.failed, "failed"),
+            cell(strict.skipped, "skipped"),
+            a = escape(area)
+        );
+    }
+    out.push_str("</table>");
+}
+
+fn gating(out: &mut String, report: &RunReport) {
+    if !report.unexpected_passes.is_empty() {
+        out.push_str("<h2>Expected failures that passed</h2><ul>");
+        for id in &report.unexpected_passes {
+            let _ = write!(
+                out,
+                "<li class=\"failed\">{}: take it off the list</li>",
+                escape(id)
+            );
+        }
+        out.push_str("</ul>");
+    }
+    if let Some(diff) = &report.baseline {
+        let _ = write!(
+            out,
+            "<h2>Against the baseline</h2><pre id=\"baseline\">{}</pre>",
+            escape(&crate::gate::render_diff(diff, "the baseline", "this run"))
+        );
+    }
+}
+
+fn scenario(out: &mut String, id: &str, checks: &[&CheckOutcome]) {
+    let mut counts = Counts::default();
+    for check in checks {
+        counts.add(check.status);
+    }
+    let failed = counts.failed > 0;
+    let source = checks.first().map_or("", |c| c.scenario.as_str());
+    let _ = write!(
+        out,
+        "<details class=\"scenario{}\" id=\"scenario-{}\"{}><summary><b>{}</b> <span class=\"passed\">{} passed</span> · <span class=\"failed\">{} failed</span> · <span class=\"skipped\">{} skipped</span> <small>{}</small></summary>",
+        if failed { " has-failures" } else { "" },
+        escape(id),
+        if failed { " open" } else { "" },
+        escape(id),
+        counts.passed,
+        counts.failed,
+        counts.skipped,
+        escape(source)
+    );
+    let steps: Vec<(&[crate::observe::Hop], bool)> = checks
+        .iter()
+        .filter(|c| !c.hops.is_empty())
+        .map(|c| (c.hops.as_slice(), c.status == Status::Failed))
+        .collect();
+    if steps.iter().any(|(hops, _)| hops.len() > 1) {
+        let _ = write!(
+            out,
+            "<details class=\"diagram\"{}><summary>observed calls</summary>{}</details>",
+            if failed { " open" } else { "" },
+            diagram::svg_steps(steps)
+        );
+    }
+    for check in checks {
+        check_details(out, check);
+    }
+    out.push_str("</details>");
+}
+
+fn check_details(out: &mut String, check: &CheckOutcome) {
+    let word = status_word(check.status);
+    let mark = match check.status {
+        Status::Passed => "✓",
+        Status::Failed => "✗",
+        Status::Skipped => "–",
+    };
+    let _ = write!(
+        out,
+        "<details class=\"check{}\" data-check=\"{}\" data-status=\"{word}\"><summary><span class=\"{word}\">{mark} {word}</span> <code>{}</code> [{}] {}</summary>",
+        if check.status == Status::Failed {
+            " failed-check"
+        } else {
+            ""
+        },
+        escape(&check.id),
+        escape(&check.id),
+        check.level,
+        escape(&check.step)
+    );
+    let location = if check.line == 0 {
+        check.scenario.clone()
+    } else {
+        format!("{}:{}", check.scenario, check.line)
+    };
+    let _ = write!(
+        out,
+        "<p>{} · {} · {} ms</p>",
+        escape(&location),
+        escape(&check.message),
+        check.duration_ms
+    );
+    if let Some(reason) = &check.expected_failure {
+        let _ = write!(out, "<p>expected to fail: {}</p>", escape(reason));
+    }
+    for (label, value) in [
+        ("expected", &check.expected),
+        ("actual", &check.actual),
+        ("request", &check.request),
+        ("response", &check.response),
+        ("reproduce", &check.curl),
+    ] {
+        if let Some(value) = value {
+            let _ = write!(out, "<p>{label}:</p><pre>{}</pre>", escape(value));
+        }
+    }
+    out.push_str("</details>");
+}
+
+/// Writes the HTML report.
+pub fn write_html(report: &RunReport, path: &Path) -> std::io::Result<()> {
+    std::fs::write(path, html(report))
+}

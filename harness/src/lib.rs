@@ -16,6 +16,7 @@
 //! - `expect`: holding an answer against a step's expectations.
 //! - `outcome`: [`CheckOutcome`] and [`RunReport`]: failed checks are data.
 //! - `gate`: diffs between reports, baselines and expected failures.
+//! - `snapshot`: answers normalised, written and compared field by field.
 //! - `redact`: secrets out of every report.
 //! - `report`: terminal, JSON and JUnit output.
 //! - `error`: [`HarnessError`]: what makes the harness itself fail (exit 2).
@@ -33,6 +34,7 @@ mod redact;
 pub mod report;
 mod runner;
 pub mod scenario;
+pub mod snapshot;
 mod stack;
 mod target;
 
@@ -40,7 +42,7 @@ pub use error::HarnessError;
 pub use observe::{Hop, Observer, Recorder, serve_proxy};
 pub use outcome::{CheckOutcome, RunReport, Status, Summary};
 pub use properties::PropertyOptions;
-pub use runner::{RunOptions, check_ids, run};
+pub use runner::{RunOptions, SnapshotMode, check_ids, run};
 pub use stack::{AuthFault, ChatFault, ReferenceStack, StackOptions, StoreChoice, dev_key_path};
 pub use target::{ConfigFile, Target};
 

@@ -7,8 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use conformance::gate;
 use conformance::scenario::{Level, load_dir};
 use conformance::{
-    ConfigFile, HarnessError, PropertyOptions, ReferenceStack, RunOptions, StackOptions,
-    StoreChoice, Target, report,
+    ConfigFile, HarnessError, PropertyOptions, ReferenceStack, RunOptions, SnapshotMode,
+    StackOptions, StoreChoice, Target, report,
 };
 use reference_shared::Secret;
 
@@ -32,6 +32,15 @@ enum Command {
         /// Where the reference stack keeps its data.
         #[arg(long, value_enum, default_value = "embedded")]
         store: StoreChoice,
+    },
+    /// Runs the scenarios against a target and writes its normalised answers
+    /// to a folder, one `.snap` file per scenario, for `run --snapshots`.
+    Snapshot {
+        /// The folder to write.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        run: Box<RunArgs>,
     },
     /// Compares two JSON reports: regressions, fixes, new and removed checks.
     /// Exits 1 when a check that passed in OLD fails in NEW.
@@ -111,6 +120,14 @@ struct RunArgs {
     /// lines): their failures do not gate, and their passing does.
     #[arg(long)]
     expected_failures: Option<PathBuf>,
+    /// Hold the answers against the snapshots in this folder (default: the
+    /// reference's, committed in scenarios/snapshots).
+    #[arg(long, conflicts_with = "update_snapshots")]
+    snapshots: Option<PathBuf>,
+    /// Rewrite the reference's committed snapshots from this run (the
+    /// reference stack only).
+    #[arg(long)]
+    update_snapshots: bool,
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -129,7 +146,8 @@ struct RunArgs {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run(*args).await,
+        Command::Run(args) => run(*args, None).await,
+        Command::Snapshot { out, run: args } => run(*args, Some(SnapshotMode::Write(out))).await,
         Command::Serve { store } => serve(store).await,
         Command::List { scenarios } => list(&scenarios),
         Command::Diff { old, new } => diff(&old, &new),
@@ -144,9 +162,20 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(args: RunArgs) -> Result<u8, HarnessError> {
+async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessError> {
     let scenarios = load_dir(&args.scenarios)?;
     let external = args.auth_url.is_some() || args.config.is_some();
+    if args.update_snapshots && external {
+        return Err(HarnessError::Config(
+            "--update-snapshots rewrites the reference's snapshots: run it without a target (use `conformance snapshot --out DIR` for a deployment)".to_owned(),
+        ));
+    }
+    let snapshots = match (mode, &args.snapshots) {
+        (Some(mode), _) => mode,
+        (None, _) if args.update_snapshots => SnapshotMode::Write(args.scenarios.join("snapshots")),
+        (None, Some(dir)) => SnapshotMode::Compare(dir.clone()),
+        (None, None) => SnapshotMode::Compare(args.scenarios.join("snapshots")),
+    };
     let level = match args.level.as_deref() {
         Some(l) => Level::parse(l)
             .ok_or_else(|| HarnessError::Config(format!("--level is core or strict, not {l:?}")))?,
@@ -210,6 +239,7 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
             cases: args.cases,
             seed: args.seed.unwrap_or_else(|| PropertyOptions::default().seed),
         },
+        snapshots,
     };
     let expected = args
         .expected_failures

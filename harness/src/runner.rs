@@ -19,6 +19,7 @@ use crate::redact::Secrets;
 use crate::scenario::{
     Auth, Body, Level, Observe, Scenario, Service, Step, Vars, render, render_value,
 };
+use crate::snapshot::{self, Snapshot};
 use crate::target::Target;
 
 /// Which checks to run and what gates the exit code.
@@ -34,6 +35,8 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Cases and seed of the generated property checks.
     pub properties: PropertyOptions,
+    /// What to do with the snapshots of the answers.
+    pub snapshots: SnapshotMode,
 }
 
 impl Default for RunOptions {
@@ -44,6 +47,7 @@ impl Default for RunOptions {
             tags: Vec::new(),
             jobs: 4,
             properties: PropertyOptions::default(),
+            snapshots: SnapshotMode::Compare(snapshot::bundled_dir()),
         }
     }
 }
@@ -78,6 +82,18 @@ impl RunOptions {
             .iter()
             .flat_map(|s| s.checks().filter(move |c| self.selects(s, &c.id)))
             .count();
+        let snapshot_checks = if matches!(self.snapshots, SnapshotMode::Compare(_)) {
+            scenarios
+                .iter()
+                .flat_map(|s| {
+                    snapshot_check_ids(s)
+                        .into_iter()
+                        .filter(move |(id, _)| self.selects(s, id))
+                })
+                .count()
+        } else {
+            0
+        };
         let properties = Property::ALL
             .into_iter()
             .filter(|p| self.selects_property(*p))
@@ -86,7 +102,7 @@ impl RunOptions {
             .iter()
             .filter(|id| self.selects_fuzz(id))
             .count();
-        scenario_checks + properties + fuzz
+        scenario_checks + snapshot_checks + properties + fuzz
     }
 }
 
@@ -145,7 +161,13 @@ pub async fn run(
     runner.attacks = runner.attack_tokens().await;
     let selected: Vec<&Scenario> = scenarios
         .iter()
-        .filter(|s| s.checks().any(|c| options.selects(s, &c.id)))
+        .filter(|s| {
+            s.checks().any(|c| options.selects(s, &c.id))
+                || (matches!(options.snapshots, SnapshotMode::Compare(_))
+                    && snapshot_check_ids(s)
+                        .iter()
+                        .any(|(id, _)| options.selects(s, id)))
+        })
         .collect();
     let mut outcomes: Vec<CheckOutcome> = futures::stream::iter(selected)
         .map(|scenario| runner.scenario(scenario, options, on_check))
@@ -173,6 +195,32 @@ struct Runner {
     /// `attack.*` tokens; empty when they could not be built (the steps
     /// using them then fail, saying which value is missing).
     attacks: Vars,
+}
+
+/// What to do with the snapshots of the answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotMode {
+    /// Nothing.
+    Off,
+    /// Hold each scenario's answers against its snapshot in this folder.
+    Compare(std::path::PathBuf),
+    /// Write each scenario's answers to this folder.
+    Write(std::path::PathBuf),
+}
+
+/// The snapshot checks of a scenario: core (what the contract names) for a
+/// core scenario, and strict (every difference).
+pub fn snapshot_check_ids(scenario: &Scenario) -> Vec<(String, Level)> {
+    let rest = scenario
+        .id
+        .split_once('.')
+        .map_or(scenario.id.as_str(), |(_, rest)| rest);
+    let mut ids = Vec::new();
+    if scenario.id.starts_with("core.") {
+        ids.push((format!("core.snapshot.{rest}"), Level::Core));
+    }
+    ids.push((format!("strict.snapshot.{rest}"), Level::Strict));
+    ids
 }
 
 /// What a scenario's requests were, to attribute observed calls to it.
@@ -208,6 +256,8 @@ struct Trace {
     curl: String,
     /// The calls the step made and caused, in order.
     hops: Vec<Hop>,
+    /// The first answer, normalised for snapshots.
+    snapshot: Option<serde_json::Value>,
 }
 
 struct Prepared {
@@ -313,7 +363,8 @@ impl Runner {
         };
         let mut blocked: Option<String> = None;
         let mut outcomes = Vec::new();
-        for step in &scenario.steps {
+        let mut taken = Snapshot::new();
+        for (index, step) in scenario.steps.iter().enumerate() {
             let selected = step
                 .check
                 .as_ref()
@@ -346,6 +397,18 @@ impl Runner {
                     "the set-up step \"{}\" (line {}) failed: {}",
                     step.name, step.line, failure.message
                 ));
+            }
+            let answered = match &result {
+                Ok(trace) => trace.snapshot.clone(),
+                Err((_, failure)) => failure.trace.as_ref().and_then(|t| t.snapshot.clone()),
+            };
+            if let Some(answer) = answered {
+                let key = snapshot::step_key(
+                    index,
+                    step.check.as_ref().map(|c| c.id.as_str()),
+                    &step.name,
+                );
+                taken.insert(key, answer);
             }
             let Some(check) = selected else { continue };
             let (status, message, mismatch, trace) = match result {
@@ -389,7 +452,110 @@ impl Runner {
             on_check(&outcome);
             outcomes.push(outcome);
         }
+        if missing.is_empty() {
+            for outcome in self.snapshots(scenario, &taken, options) {
+                on_check(&outcome);
+                outcomes.push(outcome);
+            }
+        }
         outcomes
+    }
+
+    /// Writes the scenario's snapshot, or holds it against the one on
+    /// file, as the options say.
+    fn snapshots(
+        &self,
+        scenario: &Scenario,
+        taken: &Snapshot,
+        options: &RunOptions,
+    ) -> Vec<CheckOutcome> {
+        match &options.snapshots {
+            SnapshotMode::Off => Vec::new(),
+            SnapshotMode::Write(dir) => {
+                if !taken.is_empty() {
+                    let path = snapshot::file(dir, &scenario.id);
+                    if let Err(e) = std::fs::create_dir_all(dir)
+                        .and_then(|()| std::fs::write(&path, snapshot::file_text(taken)))
+                    {
+                        tracing::error!("writing {}: {e}", path.display());
+                    }
+                }
+                Vec::new()
+            }
+            SnapshotMode::Compare(dir) => {
+                let ids = snapshot_check_ids(scenario);
+                let selected: Vec<&(String, Level)> = ids
+                    .iter()
+                    .filter(|(id, _)| options.selects(scenario, id))
+                    .collect();
+                if selected.is_empty() || taken.is_empty() {
+                    return Vec::new();
+                }
+                let path = snapshot::file(dir, &scenario.id);
+                let Some(expected) = snapshot::read(&path) else {
+                    return selected
+                        .iter()
+                        .map(|(id, level)| {
+                            let mut outcome = CheckOutcome::generated(
+                                id.clone(),
+                                &path.display().to_string(),
+                                "the answers, field by field, against the snapshot".to_owned(),
+                                Status::Skipped,
+                                "no snapshot for this scenario".to_owned(),
+                            );
+                            outcome.level = *level;
+                            outcome
+                        })
+                        .collect();
+                };
+                let mut differences = Vec::new();
+                for (key, answer) in taken {
+                    match expected.get(key) {
+                        Some(snap) => differences.extend(snapshot::compare(key, snap, answer)),
+                        None => differences.push(snapshot::Difference {
+                            path: format!("{key}: /"),
+                            expected: "(no such step in the snapshot)".to_owned(),
+                            actual: answer.to_string(),
+                            core: false,
+                        }),
+                    }
+                }
+                selected
+                    .iter()
+                    .map(|(id, level)| {
+                        let mine: Vec<&snapshot::Difference> = differences
+                            .iter()
+                            .filter(|d| *level == Level::Strict || d.core)
+                            .collect();
+                        let status = if mine.is_empty() {
+                            Status::Passed
+                        } else {
+                            Status::Failed
+                        };
+                        let message = if mine.is_empty() {
+                            format!("{} answer(s) match the snapshot", taken.len())
+                        } else {
+                            format!("{} difference(s) from the snapshot", mine.len())
+                        };
+                        let mut outcome = CheckOutcome::generated(
+                            id.clone(),
+                            &path.display().to_string(),
+                            "the answers, field by field, against the snapshot".to_owned(),
+                            status,
+                            message,
+                        );
+                        outcome.level = *level;
+                        outcome.scenario_id.clone_from(&scenario.id);
+                        if !mine.is_empty() {
+                            let diff = snapshot::render(&mine);
+                            outcome.expected = Some("the snapshot's fields and types".to_owned());
+                            outcome.actual = Some(self.secrets.redact(&diff));
+                        }
+                        outcome
+                    })
+                    .collect()
+            }
+        }
     }
 
     async fn step(
@@ -404,6 +570,7 @@ impl Runner {
             response: String::new(),
             curl: curl_line(&prepared, &self.secrets),
             hops: Vec::new(),
+            snapshot: None,
         };
         let sends = (0..step.request.repeat).map(|_| self.send(&prepared, step));
         let answers = futures::future::join_all(sends).await;
@@ -432,6 +599,7 @@ impl Runner {
                     truncate(&answer.text, 600)
                 )),
                 hops: hops.clone(),
+                snapshot: Some(self.normalise(&answer, vars)),
                 ..trace_base.clone()
             };
             if let Err(mismatch) = expect::check(&step.expect, &answer, vars) {
@@ -445,6 +613,7 @@ impl Runner {
         }
         let answer = first.expect("repeat is at least 1");
         let trace = Trace {
+            snapshot: Some(self.normalise(&answer, vars)),
             response: self.secrets.redact(&format!(
                 "{}\n{}",
                 answer.status,
@@ -476,6 +645,20 @@ impl Runner {
             });
         }
         Ok(trace)
+    }
+
+    /// An answer normalised for snapshots.
+    fn normalise(&self, answer: &Answer, vars: &Vars) -> serde_json::Value {
+        let mut vars = vars.clone();
+        vars.insert("auth_url".to_owned(), self.target.auth_url.clone());
+        vars.insert("chat_url".to_owned(), self.target.chat_url.clone());
+        snapshot::normalise(
+            answer.status,
+            &answer.headers,
+            &answer.text,
+            &vars,
+            &self.secrets,
+        )
     }
 
     /// The calls the chat-api made to the auth-api for these requests of
@@ -922,7 +1105,12 @@ fn curl_line(prepared: &Prepared, secrets: &Secrets) -> String {
 pub fn check_ids(scenarios: &[Scenario]) -> BTreeSet<(String, Level)> {
     scenarios
         .iter()
-        .flat_map(|s| s.checks().map(|c| (c.id.clone(), c.level)))
+        .flat_map(|s| {
+            s.checks()
+                .map(|c| (c.id.clone(), c.level))
+                .chain(snapshot_check_ids(s))
+                .collect::<Vec<_>>()
+        })
         .chain(properties::check_ids().map(|id| (id.to_owned(), Level::Strict)))
         .chain(fuzz::check_ids().into_iter().map(|id| (id, Level::Strict)))
         .collect()

@@ -369,3 +369,58 @@ pub fn user_token_upstream() -> ChatFault {
         }))
     })
 }
+
+/// An auth-api whose answers drift from the contract's shapes while every
+/// targeted assertion still holds: members lose `role`, rename `joined_at`
+/// and gain a `password_hash`; login answers `expires_in` as a string and
+/// issues tokens with an extra `admin` claim and no `nbf`.
+pub fn reshaped_answers() -> AuthFault {
+    let key = SigningKey::from_file(&conformance::dev_key_path()).expect("the development key");
+    Box::new(move |router, _| {
+        router.layer(from_fn(move |request: Request, next: Next| {
+            let key = key.clone();
+            async move {
+                let path = request.uri().path().to_owned();
+                let response = next.run(request).await;
+                if response.status() != StatusCode::OK {
+                    return response;
+                }
+                if path.ends_with("/members") {
+                    let (parts, mut body) = json_of(response).await;
+                    for member in body["members"].as_array_mut().into_iter().flatten() {
+                        if let Some(member) = member.as_object_mut() {
+                            member.remove("role");
+                            if let Some(joined) = member.remove("joined_at") {
+                                member.insert("joinedAt".to_owned(), joined);
+                            }
+                            member.insert("password_hash".to_owned(), json!("$argon2id$v=19$..."));
+                        }
+                    }
+                    return with_json(parts, &body);
+                }
+                if path == "/auth/login" {
+                    let (parts, mut body) = json_of(response).await;
+                    body["expires_in"] = json!(body["expires_in"].to_string());
+                    let token = body["access_token"].as_str().unwrap_or_default().to_owned();
+                    let mut parts_of = token.split('.');
+                    let decode = |p: Option<&str>| -> Value {
+                        base64::engine::general_purpose::URL_SAFE_NO_PAD
+                            .decode(p.unwrap_or_default())
+                            .ok()
+                            .and_then(|b| serde_json::from_slice(&b).ok())
+                            .unwrap_or_default()
+                    };
+                    let header = decode(parts_of.next());
+                    let mut claims = decode(parts_of.next());
+                    if let Some(map) = claims.as_object_mut() {
+                        map.remove("nbf");
+                        map.insert("admin".to_owned(), json!(true));
+                    }
+                    body["access_token"] = json!(key.sign_raw(&header, &claims).expect("signing"));
+                    return with_json(parts, &body);
+                }
+                response
+            }
+        }))
+    })
+}

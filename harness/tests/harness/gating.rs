@@ -163,3 +163,55 @@ async fn diff_baseline_and_expected_failures_gate_a_release() {
     assert!(out.contains("core.no-such-check"), "{out}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_deployments_compared_through_their_snapshots() {
+    let dir = temp_dir();
+    let staging = dir.join("staging");
+    let healthy = ReferenceStack::start(StackOptions {
+        store: Some(StoreChoice::Embedded),
+        ..StackOptions::default()
+    })
+    .await
+    .unwrap();
+    let candidate = ReferenceStack::start(StackOptions {
+        store: Some(StoreChoice::Embedded),
+        auth_fault: Some(faults::reshaped_answers()),
+        ..StackOptions::default()
+    })
+    .await
+    .unwrap();
+    let mut args = vec![
+        "snapshot".to_owned(),
+        "--out".to_owned(),
+        path(&staging).to_owned(),
+    ];
+    args.extend(against(&healthy, &[]).into_iter().skip(1));
+    let run = conformance(args).await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(staging.join("core.members.snap").is_file());
+
+    // The candidate against staging's snapshots: the drift is named.
+    let run = conformance(against(&candidate, &["--snapshots", path(&staging)])).await;
+    let out = text(&run);
+    assert_eq!(run.status.code(), Some(1), "{out}");
+    assert!(out.contains("FAILED core.snapshot.members [core]"), "{out}");
+    assert!(out.contains("/body/members/0/role"), "{out}");
+    // Staging against itself: nothing differs.
+    let run = conformance(against(
+        &healthy,
+        &[
+            "--snapshots",
+            path(&staging),
+            "--only",
+            "core.snapshot",
+            "--only",
+            "strict.snapshot",
+        ],
+    ))
+    .await;
+    let out = text(&run);
+    assert_eq!(run.status.code(), Some(0), "{out}");
+    assert!(out.contains("pass core.snapshot.members"), "{out}");
+    std::fs::remove_dir_all(dir).ok();
+}

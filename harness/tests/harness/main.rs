@@ -11,3 +11,4 @@ mod gating;
 mod html;
 mod observation;
 mod reference;
+mod snapshots;

@@ -1,0 +1,514 @@
+//! Snapshots: every step's response normalised so that two runs, or two
+//! implementations, can be compared field by field. The reference's are
+//! committed in `scenarios/snapshots/` (insta's `.snap` format, reviewed
+//! with `cargo insta review`); any other target is held against them, and
+//! `conformance snapshot` writes a deployment's for comparing two
+//! deployments.
+//!
+//! # Normalisation (the one documented place)
+//! - Values the harness knows (ids, emails and names of its accounts, the
+//!   group, captured values, the target's URLs) become `<name>`
+//!   (`<alice.id>`), so a `sub` that is bob's instead of alice's shows.
+//! - Secrets become `<secret>`; any other UUID `<uuid>`; RFC 3339 times
+//!   `<rfc3339>`.
+//! - A JWT becomes `{"<jwt>": {"header": …, "claims": …}}`, decoded; its
+//!   `iat`, `exp`, `nbf` and `jti` become `<redacted>` and `exp - iat` is
+//!   kept as `"lifetime"`. `exp`, `iat` and `nbf` numbers elsewhere
+//!   (introspection) become `<time>`.
+//! - OPEN fields are compared by type only: free text, and what the
+//!   contract leaves to each deployment ([`OPEN_FIELDS`]).
+//! - Arrays of scalars are sorted (no array of scalars in the contract has
+//!   an order); arrays of objects keep one element, reduced to its types
+//!   (lists change with what other scenarios wrote).
+//! - Headers kept: `content-type` (without parameters), `cache-control`,
+//!   `pragma`, `www-authenticate` (error descriptions cut), `location`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+use crate::scenario::Vars;
+
+/// Fields compared by type only, wherever they appear: free text, and
+/// values each deployment chooses (its keys, issuer, audience, cursors).
+pub const OPEN_FIELDS: &[&str] = &[
+    "error_description",
+    "next_cursor",
+    "kid",
+    "x",
+    "y",
+    "n",
+    "e",
+    "iss",
+    "aud",
+    "issuer",
+    "name",
+];
+
+/// Fields the contract names in its tables: a difference in their
+/// presence or type (or in a status or error code) is a core failure; any
+/// other difference is strict.
+pub const CONTRACT_FIELDS: &[&str] = &[
+    "access_token",
+    "token_type",
+    "expires_in",
+    "scope",
+    "id",
+    "email",
+    "name",
+    "org_id",
+    "created_at",
+    "members",
+    "user_id",
+    "role",
+    "joined_at",
+    "client_id",
+    "client_secret",
+    "scopes",
+    "active",
+    "sub",
+    "exp",
+    "iat",
+    "messages",
+    "next_cursor",
+    "group_id",
+    "sender_id",
+    "content",
+    "error",
+    "error_description",
+    "keys",
+    "issuer",
+    "token_endpoint",
+    "jwks_uri",
+];
+
+const HEADERS: &[&str] = &[
+    "content-type",
+    "cache-control",
+    "pragma",
+    "www-authenticate",
+    "location",
+];
+
+/// The names of variables whose values are secret, so never written.
+fn is_secret_var(name: &str) -> bool {
+    name.ends_with(".password") || name.starts_with("admin.") || name.starts_with("attack.")
+}
+
+/// What a step's answer looked like, normalised.
+pub fn normalise(
+    status: u16,
+    headers: &[(String, String)],
+    body: &str,
+    vars: &Vars,
+    secrets: &crate::redact::Secrets,
+) -> Value {
+    let known = known_values(vars);
+    let mut kept = Map::new();
+    for name in HEADERS {
+        if let Some((_, value)) = headers.iter().find(|(n, _)| n == name) {
+            let value = match *name {
+                "content-type" => value.split(';').next().unwrap_or("").trim().to_owned(),
+                "www-authenticate" => value
+                    .split(", error_description")
+                    .next()
+                    .unwrap_or("")
+                    .to_owned(),
+                _ => value.clone(),
+            };
+            kept.insert((*name).to_owned(), text(&secrets.redact(&value), &known));
+        }
+    }
+    let body = match serde_json::from_str::<Value>(body) {
+        Ok(json) => value(&json, &known, secrets, None, false),
+        Err(_) if body.is_empty() => Value::Null,
+        Err(_) => json!("<not JSON>"),
+    };
+    json!({ "status": status, "headers": kept, "body": body })
+}
+
+/// The known values, longest first, with their placeholders.
+fn known_values(vars: &Vars) -> Vec<(String, String)> {
+    let mut known: Vec<(String, String)> = vars
+        .iter()
+        .filter(|(name, value)| {
+            !is_secret_var(name) && !name.starts_with("text.") && value.len() >= 6
+        })
+        .map(|(name, value)| (value.clone(), format!("<{name}>")))
+        .collect();
+    known.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
+    known
+}
+
+fn text(value: &str, known: &[(String, String)]) -> Value {
+    let mut out = value.to_owned();
+    for (value, placeholder) in known {
+        if out.contains(value.as_str()) {
+            out = out.replace(value.as_str(), placeholder);
+        }
+    }
+    // Any other id.
+    let out: String = out
+        .split('/')
+        .map(|part| {
+            if uuid::Uuid::parse_str(part).is_ok() && part.len() >= 32 {
+                "<uuid>"
+            } else {
+                part
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    Value::String(out)
+}
+
+fn type_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "<null>",
+        Value::Bool(_) => "<bool>",
+        Value::Number(_) => "<number>",
+        Value::String(_) => "<string>",
+        Value::Array(_) => "<array>",
+        Value::Object(_) => "<object>",
+    }
+}
+
+fn decode_jwt(token: &str) -> Option<(Value, Value)> {
+    let mut parts = token.split('.');
+    let decode = |p: Option<&str>| -> Option<Value> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(p?)
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    };
+    let header = decode(parts.next())?;
+    let claims = decode(parts.next())?;
+    (parts.next().is_some() && header.is_object() && claims.is_object()).then_some((header, claims))
+}
+
+fn value(
+    json: &Value,
+    known: &[(String, String)],
+    secrets: &crate::redact::Secrets,
+    field: Option<&str>,
+    types_only: bool,
+) -> Value {
+    if field.is_some_and(|f| OPEN_FIELDS.contains(&f)) {
+        // `next_cursor` is null on the last page and a string before it.
+        return if field == Some("next_cursor") {
+            json!("<cursor>")
+        } else {
+            json!(type_of(json))
+        };
+    }
+    match json {
+        Value::String(s) => {
+            if let Some((header, mut claims)) = decode_jwt(s) {
+                let lifetime = claims["exp"]
+                    .as_i64()
+                    .zip(claims["iat"].as_i64())
+                    .map(|(e, i)| e - i);
+                if let Some(map) = claims.as_object_mut() {
+                    for time in ["iat", "exp", "nbf", "jti"] {
+                        if map.contains_key(time) {
+                            map.insert(time.to_owned(), json!("<redacted>"));
+                        }
+                    }
+                    if let Some(lifetime) = lifetime {
+                        map.insert("lifetime".to_owned(), json!(lifetime));
+                    }
+                }
+                return json!({ "<jwt>": {
+                    "header": value(&header, known, secrets, None, false),
+                    "claims": value(&claims, known, secrets, None, false),
+                }});
+            }
+            let redacted = secrets.redact(s);
+            if redacted.contains('$') && redacted != *s {
+                return json!("<secret>");
+            }
+            if chrono::DateTime::parse_from_rfc3339(s).is_ok() {
+                return json!("<rfc3339>");
+            }
+            if field == Some("client_secret") {
+                return json!("<secret>");
+            }
+            let normalised = text(s, known);
+            if types_only && normalised.as_str() == Some(s) {
+                return json!("<string>");
+            }
+            normalised
+        }
+        Value::Number(_) if matches!(field, Some("exp" | "iat" | "nbf")) => json!("<time>"),
+        Value::Number(_) | Value::Bool(_) if types_only => json!(type_of(json)),
+        Value::Array(items) => {
+            if items.iter().all(|i| !i.is_object() && !i.is_array()) {
+                let mut items: Vec<Value> = items
+                    .iter()
+                    .map(|i| value(i, known, secrets, field, types_only))
+                    .collect();
+                items.sort_by_key(Value::to_string);
+                items.dedup();
+                Value::Array(items)
+            } else {
+                Value::Array(
+                    items
+                        .first()
+                        .map(|first| value(first, known, secrets, field, true))
+                        .into_iter()
+                        .collect(),
+                )
+            }
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), value(v, known, secrets, Some(k), types_only)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// One difference between a snapshot and an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// Where: the step, then a JSON pointer.
+    pub path: String,
+    /// The snapshot's value.
+    pub expected: String,
+    /// The answer's.
+    pub actual: String,
+    /// Whether the contract names this (status, error code, a documented
+    /// field missing or of another type): a core difference.
+    pub core: bool,
+}
+
+/// Differences for people: each path, then expected and actual.
+pub fn render(differences: &[&Difference]) -> String {
+    let mut out = String::new();
+    for d in differences {
+        let _ = writeln!(
+            out,
+            "{}\n    expected: {}\n    actual:   {}",
+            d.path, d.expected, d.actual
+        );
+    }
+    out
+}
+
+/// The differences between a snapshot's step and an answer's.
+pub fn compare(step: &str, expected: &Value, actual: &Value) -> Vec<Difference> {
+    let mut out = Vec::new();
+    walk(&format!("{step}: "), "", expected, actual, &mut out);
+    out
+}
+
+fn show(value: Option<&Value>) -> String {
+    value.map_or_else(|| "(absent)".to_owned(), Value::to_string)
+}
+
+fn walk(step: &str, path: &str, expected: &Value, actual: &Value, out: &mut Vec<Difference>) {
+    let field = path.rsplit('/').next().unwrap_or("");
+    let documented = CONTRACT_FIELDS.contains(&field) || path == "/status" || path == "/body/error";
+    let push = |out: &mut Vec<Difference>, core: bool, e: Option<&Value>, a: Option<&Value>| {
+        out.push(Difference {
+            path: format!("{step}{}", if path.is_empty() { "/" } else { path }),
+            expected: show(e),
+            actual: show(a),
+            core,
+        });
+    };
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (key, value) in e {
+                let child = format!("{path}/{}", key.replace('~', "~0").replace('/', "~1"));
+                match a.get(key) {
+                    Some(other) => walk(step, &child, value, other, out),
+                    None => out.push(Difference {
+                        path: format!("{step}{child}"),
+                        expected: value.to_string(),
+                        actual: "(absent)".to_owned(),
+                        core: CONTRACT_FIELDS.contains(&key.as_str()),
+                    }),
+                }
+            }
+            for (key, value) in a {
+                if !e.contains_key(key) {
+                    out.push(Difference {
+                        path: format!("{step}{path}/{key}"),
+                        expected: "(absent)".to_owned(),
+                        actual: value.to_string(),
+                        core: false,
+                    });
+                }
+            }
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            // Arrays of objects keep one element: compare shapes when both have one.
+            if let (Some(Value::Object(_)), Some(Value::Object(_))) = (e.first(), a.first()) {
+                walk(step, &format!("{path}/0"), &e[0], &a[0], out);
+            } else if e.iter().all(|i| !i.is_object()) && a.iter().all(|i| !i.is_object()) && e != a
+            {
+                push(out, false, Some(expected), Some(actual));
+            }
+        }
+        (e, a) if e == a => {}
+        (e, a) => {
+            let same_type = std::mem::discriminant(e) == std::mem::discriminant(a);
+            push(
+                out,
+                documented && (!same_type || path == "/status" || path == "/body/error"),
+                Some(e),
+                Some(a),
+            );
+        }
+    }
+}
+
+/// A scenario's snapshot: step key to normalised answer.
+pub type Snapshot = BTreeMap<String, Value>;
+
+/// The key of a step in its scenario's snapshot.
+pub fn step_key(index: usize, check: Option<&str>, name: &str) -> String {
+    match check {
+        Some(id) => format!("{index:02} {id}"),
+        None => format!("{index:02} set-up: {name}"),
+    }
+}
+
+/// The committed snapshots of the reference.
+pub fn bundled_dir() -> PathBuf {
+    crate::bundled_scenarios().join("snapshots")
+}
+
+/// The file of a scenario's snapshot in `dir`.
+pub fn file(dir: &Path, scenario_id: &str) -> PathBuf {
+    dir.join(format!("{scenario_id}.snap"))
+}
+
+/// The snapshot's text as insta writes it, so that `cargo insta review`
+/// and `conformance run --update-snapshots` write the same files.
+pub fn contents(snapshot: &Snapshot) -> String {
+    serde_json::to_string_pretty(snapshot).unwrap_or_default()
+}
+
+/// A whole `.snap` file: insta's header, then the contents.
+pub fn file_text(snapshot: &Snapshot) -> String {
+    format!(
+        "---\nsource: harness/tests/harness/snapshots.rs\nexpression: \"snapshot::contents(&snapshot)\"\n---\n{}\n",
+        contents(snapshot)
+    )
+}
+
+/// Reads a `.snap` file; `None` when there is none.
+pub fn read(path: &Path) -> Option<Snapshot> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let body = text
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.split_once("\n---\n"))
+        .map_or(text.as_str(), |(_, body)| body);
+    serde_json::from_str(body).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::Secrets;
+
+    fn jwt(claims: &Value) -> String {
+        let e = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        format!(
+            "{}.{}.c2ln",
+            e(&json!({"alg": "EdDSA", "kid": "k1"})),
+            e(claims)
+        )
+    }
+
+    #[test]
+    fn run_specific_values_become_placeholders() {
+        let vars = Vars::from([(
+            "alice.id".to_owned(),
+            "0193a1c0-0000-7000-8000-0000000000aa".to_owned(),
+        )]);
+        let token = jwt(
+            &json!({"sub": "0193a1c0-0000-7000-8000-0000000000aa", "iat": 100, "exp": 1000, "jti": "x", "iss": "http://127.0.0.1:5"}),
+        );
+        let body = json!({"access_token": token, "created_at": "2026-11-29T10:00:00.123Z", "other": "0193a1c0-0000-7000-8000-0000000000bb", "error_description": "anything"});
+        let n = normalise(
+            200,
+            &[(
+                "content-type".to_owned(),
+                "application/json; charset=utf-8".to_owned(),
+            )],
+            &body.to_string(),
+            &vars,
+            &Secrets::default(),
+        );
+        assert_eq!(n["headers"]["content-type"], "application/json");
+        let claims = &n["body"]["access_token"]["<jwt>"]["claims"];
+        assert_eq!(claims["sub"], "<alice.id>");
+        assert_eq!(claims["lifetime"], 900);
+        assert_eq!(claims["exp"], "<redacted>");
+        assert_eq!(claims["iss"], "<string>");
+        assert_eq!(
+            n["body"]["access_token"]["<jwt>"]["header"]["kid"],
+            "<string>"
+        );
+        assert_eq!(n["body"]["created_at"], "<rfc3339>");
+        assert_eq!(n["body"]["other"], "<uuid>");
+        assert_eq!(n["body"]["error_description"], "<string>");
+    }
+
+    #[test]
+    fn lists_keep_one_element_reduced_to_types() {
+        let body = json!({"messages": [{"content": "one", "n": 1}, {"content": "two", "n": 2}], "scopes": ["b", "a"]});
+        let n = normalise(
+            200,
+            &[],
+            &body.to_string(),
+            &Vars::new(),
+            &Secrets::default(),
+        );
+        assert_eq!(
+            n["body"]["messages"],
+            json!([{"content": "<string>", "n": "<number>"}])
+        );
+        assert_eq!(n["body"]["scopes"], json!(["a", "b"]));
+    }
+
+    #[test]
+    fn differences_name_the_path_and_tell_core_from_strict() {
+        let expected = json!({"status": 200, "body": {"members": [{"user_id": "<uuid>", "role": "<string>"}], "extra": 1}});
+        let actual = json!({"status": 200, "body": {"members": [{"user_id": 5, "rank": "<string>"}], "leak": "hash"}});
+        let diffs = compare("01 core.members.user", &expected, &actual);
+        let find = |p: &str| {
+            diffs
+                .iter()
+                .find(|d| d.path.ends_with(p))
+                .unwrap_or_else(|| panic!("{p} in {diffs:?}"))
+        };
+        assert!(find("/body/members/0/user_id").core);
+        assert!(find("/body/members/0/role").core);
+        assert_eq!(find("/body/members/0/role").actual, "(absent)");
+        assert!(!find("/body/members/0/rank").core);
+        assert!(!find("/body/leak").core);
+        assert_eq!(find("/body/extra").actual, "(absent)");
+        assert!(compare("s", &expected, &expected).is_empty());
+        let status = compare("s", &json!({"status": 200}), &json!({"status": 401}));
+        assert!(status[0].core);
+    }
+
+    #[test]
+    fn snapshot_files_round_trip() {
+        let snapshot = Snapshot::from([("00 x".to_owned(), json!({"status": 200}))]);
+        let dir = std::env::temp_dir().join(format!("snap-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = file(&dir, "core.x");
+        std::fs::write(&path, file_text(&snapshot)).unwrap();
+        assert_eq!(read(&path), Some(snapshot));
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

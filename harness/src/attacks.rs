@@ -54,10 +54,7 @@ fn b64(value: &Value) -> String {
 }
 
 fn decode_part(part: &str) -> Option<Value> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
+    crate::jwt::segment(part)
 }
 
 /// The attack tokens, as scenario values, from a user token and the

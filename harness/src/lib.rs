@@ -17,6 +17,7 @@
 //! - `outcome`: [`CheckOutcome`] and [`RunReport`]: failed checks are data.
 //! - `gate`: diffs between reports, baselines and expected failures.
 //! - `snapshot`: answers normalised, written and compared field by field.
+//! - `jwt`: tokens read without verifying them.
 //! - `redact`: secrets out of every report.
 //! - `report`: terminal, JSON and JUnit output.
 //! - `error`: [`HarnessError`]: what makes the harness itself fail (exit 2).
@@ -26,6 +27,7 @@ mod error;
 mod expect;
 mod fuzz;
 pub mod gate;
+pub mod jwt;
 mod observe;
 mod outcome;
 mod properties;

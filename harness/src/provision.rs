@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use reference_shared::Secret;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -249,12 +248,9 @@ async fn provision(
 
 /// The `sub` of a token, read without verifying it.
 fn subject(token: &str) -> Option<String> {
-    let claims = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(claims)
-        .ok()?;
-    let value: Value = serde_json::from_slice(&bytes).ok()?;
-    value["sub"].as_str().map(str::to_owned)
+    crate::jwt::claims(token)?["sub"]
+        .as_str()
+        .map(str::to_owned)
 }
 
 async fn from_config(

@@ -27,7 +27,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use crate::scenario::Vars;
@@ -176,19 +175,6 @@ fn type_of(value: &Value) -> &'static str {
     }
 }
 
-fn decode_jwt(token: &str) -> Option<(Value, Value)> {
-    let mut parts = token.split('.');
-    let decode = |p: Option<&str>| -> Option<Value> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(p?)
-            .ok()?;
-        serde_json::from_slice(&bytes).ok()
-    };
-    let header = decode(parts.next())?;
-    let claims = decode(parts.next())?;
-    (parts.next().is_some() && header.is_object() && claims.is_object()).then_some((header, claims))
-}
-
 fn value(
     json: &Value,
     known: &[(String, String)],
@@ -206,7 +192,7 @@ fn value(
     }
     match json {
         Value::String(s) => {
-            if let Some((header, mut claims)) = decode_jwt(s) {
+            if let Some((header, mut claims)) = crate::jwt::decode(s) {
                 let lifetime = claims["exp"]
                     .as_i64()
                     .zip(claims["iat"].as_i64())
@@ -419,6 +405,7 @@ mod tests {
     use crate::redact::Secrets;
 
     fn jwt(claims: &Value) -> String {
+        use base64::Engine as _;
         let e = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
         format!(
             "{}.{}.c2ln",

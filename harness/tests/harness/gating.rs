@@ -50,6 +50,17 @@ fn against(stack: &ReferenceStack, extra: &[&str]) -> Vec<String> {
     args
 }
 
+/// A reference stack on the embedded store, with an auth-api fault or not.
+async fn stack(fault: Option<conformance::AuthFault>) -> ReferenceStack {
+    ReferenceStack::start(StackOptions {
+        store: Some(StoreChoice::Embedded),
+        auth_fault: fault,
+        ..StackOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -70,19 +81,8 @@ fn failed_ids(report: &Path) -> Vec<String> {
 async fn diff_baseline_and_expected_failures_gate_a_release() {
     let dir = temp_dir();
     let (good, bad) = (dir.join("good.json"), dir.join("bad.json"));
-    let healthy = ReferenceStack::start(StackOptions {
-        store: Some(StoreChoice::Embedded),
-        ..StackOptions::default()
-    })
-    .await
-    .unwrap();
-    let broken = ReferenceStack::start(StackOptions {
-        store: Some(StoreChoice::Embedded),
-        auth_fault: Some(faults::seed_bug()),
-        ..StackOptions::default()
-    })
-    .await
-    .unwrap();
+    let healthy = stack(None).await;
+    let broken = stack(Some(faults::seed_bug())).await;
 
     let run = conformance(against(&healthy, &["--json", path(&good)])).await;
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
@@ -168,19 +168,8 @@ async fn diff_baseline_and_expected_failures_gate_a_release() {
 async fn two_deployments_compared_through_their_snapshots() {
     let dir = temp_dir();
     let staging = dir.join("staging");
-    let healthy = ReferenceStack::start(StackOptions {
-        store: Some(StoreChoice::Embedded),
-        ..StackOptions::default()
-    })
-    .await
-    .unwrap();
-    let candidate = ReferenceStack::start(StackOptions {
-        store: Some(StoreChoice::Embedded),
-        auth_fault: Some(faults::reshaped_answers()),
-        ..StackOptions::default()
-    })
-    .await
-    .unwrap();
+    let healthy = stack(None).await;
+    let candidate = stack(Some(faults::reshaped_answers())).await;
     let mut args = vec![
         "snapshot".to_owned(),
         "--out".to_owned(),

@@ -1,5 +1,6 @@
 //! The `conformance` command line: `run`, `serve`, `list`.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -322,8 +323,15 @@ async fn proxy(listen: &str, upstream: &str) -> Result<u8, HarnessError> {
         .map_err(|e| HarnessError::Config(e.to_string()))?;
     let recorder = std::sync::Arc::new(conformance::Recorder::default());
     let task = conformance::serve_proxy(listener, upstream, recorder, None);
-    println!("conformance proxy: http://{address} -> {upstream}");
-    println!("point the chat-api's auth-api URL here, and run with --observe http://{address}");
+    // A proxy outlives whoever started it: a closed standard output (the
+    // reader gone) must not stop it, so these lines ignore write errors.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "conformance proxy: http://{address} -> {upstream}");
+    let _ = writeln!(
+        out,
+        "point the chat-api's auth-api URL here, and run with --observe http://{address}"
+    );
+    let _ = out.flush();
     tokio::select! {
         _ = task => {}
         _ = tokio::signal::ctrl_c() => {}

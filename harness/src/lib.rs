@@ -41,7 +41,7 @@ mod stack;
 mod target;
 
 pub use error::HarnessError;
-pub use observe::{Hop, Observer, Recorder, serve_proxy};
+pub use observe::{HOPS_PATH, Hop, Observer, Recorder, serve_proxy};
 pub use outcome::{CheckOutcome, RunReport, Status, Summary};
 pub use properties::PropertyOptions;
 pub use runner::{RunOptions, SnapshotMode, check_ids, run};

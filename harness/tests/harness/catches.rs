@@ -310,3 +310,49 @@ async fn a_user_token_passed_on_to_the_auth_api_is_seen_by_the_recorder() {
         check.hops
     );
 }
+
+/// Each JWT attack class fails against a verifier that skips the check it
+/// targets, at every endpoint it is sent to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_jwt_attack_class_catches_the_verifier_that_skips_its_check() {
+    let endpoints = ["auth-me", "group", "members", "chat-send", "chat-list"];
+    let cases: Vec<((conformance::AuthFault, conformance::ChatFault), &[&str])> = vec![
+        (
+            faults::skip_signature(),
+            &[
+                "signature-removed",
+                "signature-altered",
+                "hmac-with-public-key",
+                "unknown-kid",
+                "kid-path-traversal",
+                "kid-injection",
+                "embedded-jwk",
+                "jku-elsewhere",
+                "other-key-same-kid",
+            ],
+        ),
+        (faults::skip_times(), &["expired", "not-yet-valid"]),
+        (faults::skip_issuer(), &["wrong-issuer"]),
+        (
+            faults::skip_required_claims(),
+            &["no-exp", "no-iss", "no-aud", "no-iat", "no-jti"],
+        ),
+        (
+            faults::ignore_service_claims_on_users(),
+            &["user-with-client-id", "user-with-scope"],
+        ),
+    ];
+    for ((auth, chat), classes) in cases {
+        let report = run_with_faults(Some(auth), Some(chat)).await;
+        let expected: Vec<String> = classes
+            .iter()
+            .flat_map(|class| {
+                endpoints
+                    .iter()
+                    .map(move |e| format!("strict.jwt.{class}.{e}"))
+            })
+            .collect();
+        let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+        assert_caught(&report, &expected);
+    }
+}

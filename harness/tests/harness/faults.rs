@@ -176,12 +176,15 @@ pub fn token_per_message() -> ChatFault {
 /// with the development key, so the service accepts what a broken verifier
 /// would have accepted.
 fn rewriting_tokens(
-    rewrite: fn(&mut Value, &mut Value) -> bool,
+    rewrite: impl Fn(&mut Value, &mut Value) -> bool + Send + Sync + 'static,
 ) -> impl Fn(axum::Router) -> axum::Router + Clone + Send {
+    let rewrite = Arc::new(rewrite);
     move |router: axum::Router| {
+        let rewrite = Arc::clone(&rewrite);
         let key = SigningKey::from_file(&conformance::dev_key_path()).expect("the development key");
         router.layer(from_fn(move |mut request: Request, next: Next| {
             let key = key.clone();
+            let rewrite = Arc::clone(&rewrite);
             async move {
                 let decoded = bearer(&request).and_then(|token| conformance::jwt::decode(&token));
                 if let Some((mut header, mut claims)) = decoded
@@ -201,7 +204,9 @@ fn rewriting_tokens(
 }
 
 /// Both services wear the same broken verifier.
-fn both(rewrite: fn(&mut Value, &mut Value) -> bool) -> (AuthFault, ChatFault) {
+fn both(
+    rewrite: impl Fn(&mut Value, &mut Value) -> bool + Send + Sync + 'static,
+) -> (AuthFault, ChatFault) {
     let layer = rewriting_tokens(rewrite);
     let chat = layer.clone();
     (
@@ -400,5 +405,98 @@ pub fn reshaped_answers() -> AuthFault {
                 response
             }
         }))
+    })
+}
+
+/// Verifiers that do not check the signature against the pinned key (so
+/// whatever the header says about keys, or no signature at all, passes).
+pub fn skip_signature() -> (AuthFault, ChatFault) {
+    both(|_, _| true)
+}
+
+fn now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+/// Verifiers that do not check `exp` and `nbf`.
+pub fn skip_times() -> (AuthFault, ChatFault) {
+    both(|_, claims| {
+        let (exp, nbf) = (claims["exp"].as_i64(), claims["nbf"].as_i64());
+        let expired = exp.is_some_and(|e| e < now());
+        let early = nbf.is_some_and(|n| n > now() + 60);
+        if expired {
+            claims["exp"] = json!(now() + 300);
+        }
+        if early {
+            claims["nbf"] = json!(now() - 1);
+        }
+        expired || early
+    })
+}
+
+/// Verifiers that do not check `iss`: the issuer they should have
+/// required is the one of the first token they see (the harness's own).
+pub fn skip_issuer() -> (AuthFault, ChatFault) {
+    let issuer: Arc<Mutex<Option<Value>>> = Arc::default();
+    both(move |_, claims| {
+        let mut known = issuer.lock().unwrap();
+        let Some(expected) = known.clone() else {
+            *known = Some(claims["iss"].clone());
+            return false;
+        };
+        if claims["iss"] == expected {
+            return false;
+        }
+        claims["iss"] = expected;
+        true
+    })
+}
+
+/// Verifiers that do not require `exp`, `iss`, `aud`, `iat` or `jti`.
+pub fn skip_required_claims() -> (AuthFault, ChatFault) {
+    let issuer: Arc<Mutex<Option<Value>>> = Arc::default();
+    both(move |_, claims| {
+        let Some(map) = claims.as_object_mut() else {
+            return false;
+        };
+        let mut known = issuer.lock().unwrap();
+        if known.is_none() {
+            *known = map.get("iss").cloned();
+        }
+        let mut changed = false;
+        for (claim, value) in [
+            ("exp", json!(now() + 300)),
+            ("iat", json!(now())),
+            ("jti", json!(uuid::Uuid::new_v4().to_string())),
+            ("aud", json!("conformance-apis")),
+            ("iss", known.clone().unwrap_or_default()),
+        ] {
+            if !map.contains_key(claim) {
+                map.insert(claim.to_owned(), value);
+                changed = true;
+            }
+        }
+        changed
+    })
+}
+
+/// Verifiers that let a user token carry service claims (`client_id`,
+/// `scope`) and ignore them.
+pub fn ignore_service_claims_on_users() -> (AuthFault, ChatFault) {
+    both(|_, claims| {
+        let Some(map) = claims
+            .as_object_mut()
+            .filter(|m| m.get("type") == Some(&json!("access")))
+        else {
+            return false;
+        };
+        // Both removed, whichever was there.
+        map.remove("client_id").is_some() | map.remove("scope").is_some()
     })
 }

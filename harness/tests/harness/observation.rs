@@ -118,3 +118,35 @@ async fn a_proxy_in_front_of_a_deployment_makes_the_observation_checks_run() {
     );
     assert!(out.contains("skip strict.observed.token-scope"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_keeps_serving_after_its_output_is_closed() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = free.local_addr().unwrap();
+    drop(free);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_conformance"))
+        .args([
+            "proxy",
+            "--listen",
+            &address.to_string(),
+            "--upstream",
+            "http://127.0.0.1:9",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Whoever started it stops reading before it has said anything.
+    drop(child.stdout.take());
+    let proxy = Killed(child);
+    let url = format!("http://{address}{}", conformance::HOPS_PATH);
+    let mut answered = false;
+    for _ in 0..50 {
+        if let Ok(response) = reqwest::get(&url).await {
+            answered = response.status().is_success();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(answered, "the proxy answers at {url}");
+    drop(proxy);
+}

@@ -53,6 +53,14 @@ async fn malformed_requests_get_the_contracts_errors(app: TestApp) {
             "invalid_request",
         ),
         (
+            "a 64 KiB header",
+            app.get("/auth/me")
+                .bearer_auth(&world.alice.token)
+                .header("x-padding", "a".repeat(64 * 1024)),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "invalid_request",
+        ),
+        (
             "an array",
             app.post("/admin/users")
                 .bearer_auth(ADMIN_TOKEN)

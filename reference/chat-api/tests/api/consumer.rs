@@ -484,3 +484,43 @@ async fn a_service_token_is_refused() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn every_call_a_request_causes_carries_its_trace_id() {
+    let auth = FakeAuth::healthy().await;
+    let chat = auth.chat().await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let sent = chat
+        .http
+        .post(format!(
+            "{}/api/chat/groups/{}/messages",
+            chat.url, auth.group
+        ))
+        .bearer_auth(auth.alice_token())
+        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+        .json(&hello())
+        .send()
+        .await
+        .unwrap();
+    expect_json(sent, StatusCode::CREATED).await;
+    let upstream = auth.server.received_requests().await.unwrap();
+    assert!(
+        upstream.len() >= 4,
+        "keys, introspection, token, group, members"
+    );
+    for request in &upstream {
+        let parent = request
+            .headers
+            .get("traceparent")
+            .unwrap_or_else(|| panic!("{} without traceparent", request.url.path()))
+            .to_str()
+            .unwrap();
+        assert_eq!(
+            parent.split('-').nth(1),
+            Some(trace),
+            "{}",
+            request.url.path()
+        );
+        assert!(!parent.contains("00f067aa0ba902b7"), "a span of its own");
+    }
+}

@@ -14,6 +14,17 @@ pub enum Status {
     Skipped,
 }
 
+impl Status {
+    /// `passed`, `failed` or `skipped`, as in the JSON report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
 /// The result of one check: data, not an error.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckOutcome {
@@ -112,6 +123,17 @@ pub struct Summary {
     pub skipped: usize,
 }
 
+impl Summary {
+    /// Counts one more check.
+    pub fn add(&mut self, status: Status) {
+        match status {
+            Status::Passed => self.passed += 1,
+            Status::Failed => self.failed += 1,
+            Status::Skipped => self.skipped += 1,
+        }
+    }
+}
+
 /// A whole run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
@@ -155,11 +177,7 @@ impl RunReport {
     ) -> Self {
         let mut summary = Summary::default();
         for check in &checks {
-            match check.status {
-                Status::Passed => summary.passed += 1,
-                Status::Failed => summary.failed += 1,
-                Status::Skipped => summary.skipped += 1,
-            }
+            summary.add(check.status);
         }
         let mut report = Self {
             summary,

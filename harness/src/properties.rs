@@ -389,12 +389,12 @@ struct Reply {
 
 impl Reply {
     fn shown(&self) -> String {
-        format!("{}\n{}", self.status, truncate(&self.text, 400))
+        format!(
+            "{}\n{}",
+            self.status,
+            crate::runner::truncate(&self.text, 400)
+        )
     }
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
 }
 
 impl PropertyRun {

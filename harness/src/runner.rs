@@ -581,7 +581,8 @@ impl Runner {
         scenario
             .traces
             .extend(own.iter().filter_map(|h| h.trace.clone()));
-        let hops = self.hops_of(&own).await;
+        let recorded = self.recorded(&own, step).await;
+        let hops = Self::hops_of(&own, recorded.as_deref().unwrap_or_default());
         let mut first: Option<Answer> = None;
         for answer in answers {
             let (answer, _) = answer.map_err(|e| Failure {
@@ -592,36 +593,17 @@ impl Runner {
                     ..trace_base.clone()
                 })),
             })?;
-            let trace = Trace {
-                response: self.secrets.redact(&format!(
-                    "{}\n{}",
-                    answer.status,
-                    truncate(&answer.text, 600)
-                )),
-                hops: hops.clone(),
-                snapshot: Some(self.normalise(&answer, vars)),
-                ..trace_base.clone()
-            };
             if let Err(mismatch) = expect::check(&step.expect, &answer, vars) {
                 return Err(Failure {
                     message: format!("expected {}, got {}", mismatch.expected, mismatch.actual),
                     mismatch: Some(Box::new(mismatch)),
-                    trace: Some(Box::new(trace)),
+                    trace: Some(Box::new(self.answered(trace_base, &answer, hops, vars))),
                 });
             }
             first.get_or_insert(answer);
         }
         let answer = first.expect("repeat is at least 1");
-        let trace = Trace {
-            snapshot: Some(self.normalise(&answer, vars)),
-            response: self.secrets.redact(&format!(
-                "{}\n{}",
-                answer.status,
-                truncate(&answer.text, 600)
-            )),
-            hops,
-            ..trace_base
-        };
+        let trace = self.answered(trace_base, &answer, hops, vars);
         for (name, pointer) in &step.capture {
             let value = answer
                 .json
@@ -636,7 +618,7 @@ impl Runner {
             vars.insert(name.clone(), value);
         }
         if let Some(observe) = &step.observe
-            && let Err(mismatch) = self.observed(observe, scenario).await
+            && let Err(mismatch) = Self::observed(observe, scenario, recorded.as_deref())
         {
             return Err(Failure {
                 message: format!("expected {}, got {}", mismatch.expected, mismatch.actual),
@@ -647,34 +629,54 @@ impl Runner {
         Ok(trace)
     }
 
-    /// An answer normalised for snapshots.
-    fn normalise(&self, answer: &Answer, vars: &Vars) -> serde_json::Value {
-        let mut vars = vars.clone();
-        vars.insert("auth_url".to_owned(), self.target.auth_url.clone());
-        vars.insert("chat_url".to_owned(), self.target.chat_url.clone());
-        snapshot::normalise(
-            answer.status,
-            &answer.headers,
-            &answer.text,
-            &vars,
-            &self.secrets,
-        )
+    /// The trace of a step that got this answer: the answer shown
+    /// (redacted, truncated) and normalised for snapshots.
+    fn answered(&self, base: Trace, answer: &Answer, hops: Vec<Hop>, vars: &Vars) -> Trace {
+        let urls = [
+            ("auth_url", self.target.auth_url.as_str()),
+            ("chat_url", self.target.chat_url.as_str()),
+        ];
+        Trace {
+            response: self.secrets.redact(&format!(
+                "{}\n{}",
+                answer.status,
+                truncate(&answer.text, 600)
+            )),
+            hops,
+            snapshot: Some(snapshot::normalise(
+                answer.status,
+                &answer.headers,
+                &answer.text,
+                &snapshot::known_values(vars, &urls),
+                &self.secrets,
+            )),
+            ..base
+        }
     }
 
-    /// The calls the chat-api made to the auth-api for these requests of
-    /// the harness: by trace id when it passed the harness's on, else by
-    /// time. Each request is followed by the calls it caused.
-    async fn hops_of(&self, own: &[Hop]) -> Vec<Hop> {
-        let Some(observer) = &self.target.observer else {
-            return own.to_vec();
-        };
-        if !own.iter().any(|h| h.to == "chat-api") {
-            return own.to_vec();
-        }
-        let recorded = observer.hops(&self.http).await;
+    /// Everything the recorder between the services has seen, read once
+    /// per step and only when the step needs it (it went to the chat-api,
+    /// or it observes); `None` when nothing records the calls.
+    async fn recorded(&self, own: &[Hop], step: &Step) -> Option<Vec<Hop>> {
+        let observer = self.target.observer.as_ref()?;
+        let needed = step.observe.is_some() || own.iter().any(|h| h.to == "chat-api");
+        Some(if needed {
+            observer.hops(&self.http).await
+        } else {
+            Vec::new()
+        })
+    }
+
+    /// The calls the chat-api made to the auth-api for these requests of the
+    /// harness: by trace id when it passed the harness's on, else by time.
+    /// Each request is followed by the calls it caused.
+    fn hops_of(own: &[Hop], recorded: &[Hop]) -> Vec<Hop> {
         let mut hops = Vec::new();
         for hop in own {
             hops.push(hop.clone());
+            if hop.to != "chat-api" {
+                continue;
+            }
             hops.extend(
                 recorded
                     .iter()
@@ -692,15 +694,17 @@ impl Runner {
     }
 
     /// Holds the observed calls to a step's `observe`.
-    async fn observed(&self, observe: &Observe, scenario: &ScenarioCalls) -> Result<(), Mismatch> {
-        let observer = self.target.observer.as_ref().ok_or_else(|| Mismatch {
+    fn observed(
+        observe: &Observe,
+        scenario: &ScenarioCalls,
+        recorded: Option<&[Hop]>,
+    ) -> Result<(), Mismatch> {
+        let recorded = recorded.ok_or_else(|| Mismatch {
             expected: "calls between the services to observe".to_owned(),
             actual: "nothing records them here".to_owned(),
         })?;
-        let calls: Vec<Hop> = observer
-            .hops(&self.http)
-            .await
-            .into_iter()
+        let calls: Vec<&Hop> = recorded
+            .iter()
             .filter(|h| observe.matches(&h.method, &h.path))
             .filter(|h| {
                 observe.whole_run
@@ -1042,7 +1046,7 @@ fn form_encode(pairs: &[(String, String)]) -> String {
     reference_shared::form::body(&pairs)
 }
 
-fn truncate(text: &str, max: usize) -> String {
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_owned()
     } else {

@@ -102,10 +102,9 @@ pub fn normalise(
     status: u16,
     headers: &[(String, String)],
     body: &str,
-    vars: &Vars,
+    known: &[(String, String)],
     secrets: &crate::redact::Secrets,
 ) -> Value {
-    let known = known_values(vars);
     let mut kept = Map::new();
     for name in HEADERS {
         if let Some((_, value)) = headers.iter().find(|(n, _)| n == name) {
@@ -118,25 +117,28 @@ pub fn normalise(
                     .to_owned(),
                 _ => value.clone(),
             };
-            kept.insert((*name).to_owned(), text(&secrets.redact(&value), &known));
+            kept.insert((*name).to_owned(), text(&secrets.redact(&value), known));
         }
     }
     let body = match serde_json::from_str::<Value>(body) {
-        Ok(json) => value(&json, &known, secrets, None, false),
+        Ok(json) => value(&json, known, secrets, None, false),
         Err(_) if body.is_empty() => Value::Null,
         Err(_) => json!("<not JSON>"),
     };
     json!({ "status": status, "headers": kept, "body": body })
 }
 
-/// The known values, longest first, with their placeholders.
-fn known_values(vars: &Vars) -> Vec<(String, String)> {
+/// The values the harness knows (its variables, and `extra` such as the
+/// target's URLs), longest first, with their placeholders; secrets left out.
+pub fn known_values(vars: &Vars, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut known: Vec<(String, String)> = vars
         .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .chain(extra.iter().copied())
         .filter(|(name, value)| {
             !is_secret_var(name) && !name.starts_with("text.") && value.len() >= 6
         })
-        .map(|(name, value)| (value.clone(), format!("<{name}>")))
+        .map(|(name, value)| (value.to_owned(), format!("<{name}>")))
         .collect();
     known.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
     known
@@ -431,7 +433,7 @@ mod tests {
                 "application/json; charset=utf-8".to_owned(),
             )],
             &body.to_string(),
-            &vars,
+            &known_values(&vars, &[]),
             &Secrets::default(),
         );
         assert_eq!(n["headers"]["content-type"], "application/json");
@@ -456,7 +458,7 @@ mod tests {
             200,
             &[],
             &body.to_string(),
-            &Vars::new(),
+            &known_values(&Vars::new(), &[]),
             &Secrets::default(),
         );
         assert_eq!(

@@ -175,13 +175,8 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The diagram as an inline SVG element (no external resources).
-pub fn svg(hops: &[Hop], failed: bool) -> String {
-    svg_of(&arrows(hops, failed))
-}
-
-/// One diagram for several steps (a scenario): each step's hops, and
-/// whether that step failed.
+/// The diagram as an inline SVG element (no external resources), for
+/// several steps (a scenario): each step's hops, and whether it failed.
 pub fn svg_steps<'a>(steps: impl IntoIterator<Item = (&'a [Hop], bool)>) -> String {
     let arrows: Vec<Arrow> = steps
         .into_iter()
@@ -331,14 +326,14 @@ mod tests {
         hops[3].status = 200;
         hops[3].error = None;
         assert!(arrows(&hops, false).iter().all(|a| !a.broke && !a.error));
-        assert!(!svg(&hops, false).contains("data-broke=\"true\""));
+        assert!(!svg_steps([(hops.as_slice(), false)]).contains("data-broke=\"true\""));
     }
 
     #[test]
     fn the_svg_marks_the_broken_hop_and_escapes_labels() {
         let mut hops = seed_chain();
         hops[1].path = "/<script>".to_owned();
-        let svg = svg(&hops, true);
+        let svg = svg_steps([(hops.as_slice(), true)]);
         assert_eq!(svg.matches("data-broke=\"true\"").count(), 1);
         assert!(svg.contains("&lt;script&gt;") && !svg.contains("<script>"));
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::outcome::{CheckOutcome, RunReport, Status};
+use crate::outcome::{CheckOutcome, RunReport, Status, Summary};
 use crate::report::diagram;
 use crate::scenario::Level;
 
@@ -53,31 +53,6 @@ fn escape(text: &str) -> String {
 /// (`members` for `core.members.service-token`).
 fn area(id: &str) -> &str {
     id.split('.').nth(1).unwrap_or(id)
-}
-
-fn status_word(status: Status) -> &'static str {
-    match status {
-        Status::Passed => "passed",
-        Status::Failed => "failed",
-        Status::Skipped => "skipped",
-    }
-}
-
-#[derive(Default, Clone, Copy)]
-struct Counts {
-    passed: usize,
-    failed: usize,
-    skipped: usize,
-}
-
-impl Counts {
-    fn add(&mut self, status: Status) {
-        match status {
-            Status::Passed => self.passed += 1,
-            Status::Failed => self.failed += 1,
-            Status::Skipped => self.skipped += 1,
-        }
-    }
 }
 
 /// The report as one HTML document.
@@ -126,7 +101,7 @@ pub fn html(report: &RunReport) -> String {
 }
 
 fn summary_table(out: &mut String, report: &RunReport) {
-    let mut areas: BTreeMap<&str, [Counts; 2]> = BTreeMap::new();
+    let mut areas: BTreeMap<&str, [Summary; 2]> = BTreeMap::new();
     for check in &report.checks {
         let level = usize::from(check.level == Level::Strict);
         areas.entry(area(&check.id)).or_default()[level].add(check.status);
@@ -177,7 +152,7 @@ fn gating(out: &mut String, report: &RunReport) {
 }
 
 fn scenario(out: &mut String, id: &str, checks: &[&CheckOutcome]) {
-    let mut counts = Counts::default();
+    let mut counts = Summary::default();
     for check in checks {
         counts.add(check.status);
     }
@@ -215,7 +190,7 @@ fn scenario(out: &mut String, id: &str, checks: &[&CheckOutcome]) {
 }
 
 fn check_details(out: &mut String, check: &CheckOutcome) {
-    let word = status_word(check.status);
+    let word = check.status.as_str();
     let mark = match check.status {
         Status::Passed => "✓",
         Status::Failed => "✗",

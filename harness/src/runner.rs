@@ -17,7 +17,7 @@ use crate::properties::{self, Property, PropertyOptions};
 use crate::provision::{self, Accounts};
 use crate::redact::Secrets;
 use crate::scenario::{
-    Auth, Body, Level, Observe, Scenario, Service, Step, Vars, render, render_value,
+    Auth, Body, Level, Observe, Scenario, Service, Step, Vars, Window, render, render_value,
 };
 use crate::snapshot::{self, Snapshot};
 use crate::target::Target;
@@ -618,7 +618,7 @@ impl Runner {
             vars.insert(name.clone(), value);
         }
         if let Some(observe) = &step.observe
-            && let Err(mismatch) = Self::observed(observe, scenario, recorded.as_deref())
+            && let Err(mismatch) = Self::observed(observe, scenario, &own, recorded.as_deref())
         {
             return Err(Failure {
                 message: format!("expected {}, got {}", mismatch.expected, mismatch.actual),
@@ -697,6 +697,7 @@ impl Runner {
     fn observed(
         observe: &Observe,
         scenario: &ScenarioCalls,
+        own: &[Hop],
         recorded: Option<&[Hop]>,
     ) -> Result<(), Mismatch> {
         let recorded = recorded.ok_or_else(|| Mismatch {
@@ -706,12 +707,15 @@ impl Runner {
         let calls: Vec<&Hop> = recorded
             .iter()
             .filter(|h| observe.matches(&h.method, &h.path))
-            .filter(|h| {
-                observe.whole_run
-                    || match &h.trace {
-                        Some(trace) => scenario.traces.contains(trace),
-                        None => h.started_ms >= scenario.started_ms,
-                    }
+            .filter(|h| match observe.over {
+                Window::Run => true,
+                Window::Step => own.iter().any(|o| {
+                    h.started_ms >= o.started_ms && h.started_ms <= o.started_ms + o.duration_ms
+                }),
+                Window::Scenario => match &h.trace {
+                    Some(trace) => scenario.traces.contains(trace),
+                    None => h.started_ms >= scenario.started_ms,
+                },
             })
             .collect();
         let what = format!(

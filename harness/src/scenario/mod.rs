@@ -7,7 +7,7 @@ mod template;
 
 pub use model::{
     Auth, Body, Check, Expect, JsonAssert, JsonOp, JsonType, JwtAssert, JwtPart, Level, Observe,
-    Request, Scenario, Service, Step,
+    Request, Scenario, Service, Step, Window,
 };
 pub use parse::{ScenarioError, load_dir, parse};
 pub use template::{Vars, render, render_value};

@@ -286,8 +286,22 @@ pub struct Observe {
     pub credential: Option<String>,
     /// Each token request asking for this scope.
     pub scope: Option<String>,
-    /// Counted over the whole run rather than this scenario's requests.
-    pub whole_run: bool,
+    /// Which calls count.
+    pub over: Window,
+}
+
+/// Which observed calls a step's `observe` looks at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Window {
+    /// Those caused by this scenario's requests (by trace id, else by time).
+    #[default]
+    Scenario,
+    /// Those made while this step's requests were in flight, whoever caused
+    /// them: a token fetched for another scenario's message still shows
+    /// that the chat-api did not reuse its token.
+    Step,
+    /// Every call of the run.
+    Run,
 }
 
 impl Observe {

@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use super::model::{
     Auth, Body, Check, Expect, JsonAssert, JsonOp, JsonType, JwtAssert, JwtPart, Level, Observe,
-    Request, Scenario, Service, Step,
+    Request, Scenario, Service, Step, Window,
 };
 use super::template::names;
 
@@ -129,8 +129,7 @@ struct RawObserve {
     at_least: Option<usize>,
     credential: Option<String>,
     scope: Option<String>,
-    #[serde(default)]
-    whole_run: bool,
+    over: Option<String>,
 }
 
 /// The names every scenario may use without capturing them.
@@ -280,15 +279,29 @@ fn step(raw: RawStep, line: usize, scenario_level: Level) -> Result<Step, String
         request: request(raw.request)?,
         expect: expect(raw.expect)?,
         capture: raw.capture,
-        observe: raw.observe.map(|o| Observe {
-            method: o.method,
-            path: o.path,
-            at_most: o.at_most,
-            at_least: o.at_least,
-            credential: o.credential,
-            scope: o.scope,
-            whole_run: o.whole_run,
-        }),
+        observe: raw
+            .observe
+            .map(|o| -> Result<Observe, String> {
+                Ok(Observe {
+                    method: o.method,
+                    path: o.path,
+                    at_most: o.at_most,
+                    at_least: o.at_least,
+                    credential: o.credential,
+                    scope: o.scope,
+                    over: match o.over.as_deref() {
+                        None | Some("scenario") => Window::Scenario,
+                        Some("step") => Window::Step,
+                        Some("run") => Window::Run,
+                        Some(other) => {
+                            return Err(format!(
+                                "observe.over is scenario, step or run, not {other:?}"
+                            ));
+                        }
+                    },
+                })
+            })
+            .transpose()?,
     })
 }
 

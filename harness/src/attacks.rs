@@ -36,6 +36,8 @@ pub const ATTACKS: &[&str] = &[
 /// The attacks that need the target's signing key.
 pub const SIGNED_ATTACKS: &[&str] = &[
     "expired",
+    "expired_beyond_leeway",
+    "client_id_mismatch",
     "not_yet_valid",
     "wrong_issuer",
     "wrong_audience",
@@ -168,6 +170,17 @@ pub fn attack_vars(
                     json!({ "iat": now - 7200, "nbf": now - 7200, "exp": now - 3600 }),
                     &[],
                 )?,
+            ),
+            (
+                "expired_beyond_leeway",
+                change(
+                    json!({ "iat": now - 1020, "nbf": now - 1020, "exp": now - 120 }),
+                    &[],
+                )?,
+            ),
+            (
+                "client_id_mismatch",
+                change(json!({ "client_id": "conformance-another-client" }), &[])?,
             ),
             (
                 "not_yet_valid",

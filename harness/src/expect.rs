@@ -52,16 +52,25 @@ pub fn check(expect: &Expect, answer: &Answer, vars: &Vars) -> Result<(), Mismat
             format!("status {}", answer.status),
         ));
     }
-    if let Some(code) = &expect.error {
+    if !expect.error.is_empty() {
+        let codes = expect
+            .error
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(" or ");
         let body = answer.json.as_ref().ok_or_else(|| {
             mismatch(
-                format!("the error body {{\"error\": \"{code}\", …}}"),
+                format!("the error body {{\"error\": {codes}, …}}"),
                 "a body that is not JSON",
             )
         })?;
-        if body["error"] != Value::String(code.clone()) || !body["error_description"].is_string() {
+        let code_ok = body["error"]
+            .as_str()
+            .is_some_and(|code| expect.error.iter().any(|c| c == code));
+        if !code_ok || !body["error_description"].is_string() {
             return Err(mismatch(
-                format!("the error body {{\"error\": \"{code}\", \"error_description\": \"…\"}}"),
+                format!("the error body {{\"error\": {codes}, \"error_description\": \"…\"}}"),
                 body.to_string(),
             ));
         }

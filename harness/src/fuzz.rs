@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::outcome::{CheckOutcome, Status};
 use crate::redact::Secrets;
+use crate::scenario::Level;
 
 /// The contract's OpenAPI documents.
 const AUTH_API: &str = include_str!("../../reference/auth-api/openapi.json");
@@ -157,6 +158,27 @@ impl Case {
         }
     }
 
+    /// The rule a case enforces: every case checks that no 5xx comes
+    /// back and that errors are the contract's body; these name what the
+    /// refusal itself rests on.
+    fn rule(self) -> &'static str {
+        match self {
+            Self::MalformedJson
+            | Self::NotAnObject
+            | Self::WrongTypes
+            | Self::NonUtf8Body
+            | Self::BadPathParams => "CONTRACT Common rules: bad input",
+            Self::WrongContentType => "CONTRACT Auth-API: allowed alternatives",
+            Self::MalformedForm => "RFC 6749 §5.2",
+            Self::BadQuery => "CONTRACT Chat-API: listing",
+            Self::GeneratedBodies
+            | Self::OversizedBody
+            | Self::BadHeaderParams
+            | Self::OversizedHeader
+            | Self::NonUtf8Header => "CONTRACT Common rules: no 500",
+        }
+    }
+
     fn title(self) -> &'static str {
         match self {
             Self::MalformedJson => "truncated and broken JSON",
@@ -255,12 +277,21 @@ fn resolve(doc: &Value, schema: &Value) -> Value {
     }
 }
 
-/// The ids of the fuzzing checks, for `conformance list`.
-pub fn check_ids() -> Vec<String> {
+/// The fuzzing checks, with level and rule, for `conformance list`.
+pub fn checks() -> Vec<(String, Level, String)> {
     operations()
         .iter()
-        .flat_map(|op| op.cases().into_iter().map(|case| op.check_id(case)))
+        .flat_map(|op| {
+            op.cases()
+                .into_iter()
+                .map(|case| (op.check_id(case), Level::Strict, case.rule().to_owned()))
+        })
         .collect()
+}
+
+/// The ids of the fuzzing checks.
+pub fn check_ids() -> Vec<String> {
+    checks().into_iter().map(|(id, _, _)| id).collect()
 }
 
 /// What fuzzing needs of the target and the run.
@@ -350,6 +381,8 @@ async fn check(context: &Context, op: &Operation, case: Case) -> CheckOutcome {
     let mut outcome = match failure {
         None => CheckOutcome::generated(
             op.check_id(case),
+            Level::Strict,
+            case.rule(),
             GENERATOR,
             step,
             Status::Passed,
@@ -358,6 +391,8 @@ async fn check(context: &Context, op: &Operation, case: Case) -> CheckOutcome {
         Some(failure) => {
             let mut outcome = CheckOutcome::generated(
                 op.check_id(case),
+                Level::Strict,
+                case.rule(),
                 GENERATOR,
                 step,
                 Status::Failed,
@@ -459,14 +494,19 @@ fn probes(context: &Context, op: &Operation, case: Case) -> Vec<Probe> {
             text.push_str(&"x".repeat(OVERSIZED_BODY));
             text.push_str("\"}");
             match op.body {
-                Some(BodyKind::Form) => vec![form(
-                    "a 1 MiB form",
-                    format!(
-                        "grant_type=client_credentials&pad={}",
-                        "x".repeat(OVERSIZED_BODY)
+                // A valid request with an unknown parameter, which RFC 6749
+                // §3.1 says to ignore: served or refused as too large.
+                Some(BodyKind::Form) => vec![Probe {
+                    must_refuse: false,
+                    ..form(
+                        "a 1 MiB form",
+                        format!(
+                            "grant_type=client_credentials&pad={}",
+                            "x".repeat(OVERSIZED_BODY)
+                        )
+                        .into_bytes(),
                     )
-                    .into_bytes(),
-                )],
+                }],
                 _ => vec![json("a 1 MiB JSON body", text.into_bytes())],
             }
         }
@@ -484,9 +524,13 @@ fn probes(context: &Context, op: &Operation, case: Case) -> Vec<Probe> {
                     body: Some((content_type.to_owned(), bytes.clone())),
                     ..base.clone()
                 },
+                // The contract allows processing a body that declares no
+                // type (or refusing it with 415): only no 5xx and, when
+                // refused, the contract's body.
                 Probe {
                     what: "a body without a content type".to_owned(),
                     body: Some((String::new(), bytes)),
+                    must_refuse: false,
                     ..base.clone()
                 },
             ]
@@ -545,13 +589,17 @@ fn probes(context: &Context, op: &Operation, case: Case) -> Vec<Probe> {
                     "!!!",
                     "1e3",
                 ] {
-                    // `before` is a cursor: only malformed ones are wrong.
-                    if param == "before" && !matches!(bad, "abc" | "%FF" | "!!!" | "-1") {
+                    // `before` is a cursor whose form the contract leaves
+                    // open: a server may refuse a malformed one or ignore
+                    // it, but never fail.
+                    let cursor = param == "before";
+                    if cursor && !matches!(bad, "abc" | "%FF" | "!!!" | "-1") {
                         continue;
                     }
                     all.push(Probe {
                         what: format!("?{param}={bad}"),
                         url: format!("{}?{param}={bad}", base.url),
+                        must_refuse: !cursor,
                         ..base.clone()
                     });
                 }
@@ -569,8 +617,11 @@ fn probes(context: &Context, op: &Operation, case: Case) -> Vec<Probe> {
                 ] {
                     let mut headers = base.headers.clone();
                     headers.push((param.clone(), bad));
+                    // The contract says nothing of the key's form: these
+                        // may be taken or refused, never a 5xx.
                     all.push(Probe {
                         what: format!("{param}: {what}, with a valid body"),
+                        must_refuse: false,
                         headers,
                         body: Some((
                             "application/json".to_owned(),

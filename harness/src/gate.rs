@@ -6,32 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 
 use crate::error::HarnessError;
+pub use crate::outcome::{Change, Diff};
 use crate::outcome::{CheckOutcome, RunReport, Status};
-
-/// How a later report differs from an earlier one, by check id.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Diff {
-    /// Passed then, failed now: these fail the gate.
-    pub regressions: Vec<Change>,
-    /// Failed then, passed now.
-    pub fixes: Vec<Change>,
-    /// Checks only the later report has.
-    pub added: Vec<String>,
-    /// Checks only the earlier report has.
-    pub removed: Vec<String>,
-}
-
-/// One check whose status changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Change {
-    /// The check id.
-    pub id: String,
-    /// What the later run says about it.
-    pub message: String,
-}
 
 /// The difference from `old` to `new`. A check skipped in either run is
 /// neither a regression nor a fix: nothing is known about it.

@@ -14,6 +14,7 @@
 //! - `fuzz`: bad input for every operation of the contract's OpenAPI documents.
 //! - `attacks`: forged and malformed tokens for the JWT attack scenarios.
 //! - `expect`: holding an answer against a step's expectations.
+//! - `rules`: the contract's rules, and which rule a check may name.
 //! - `outcome`: [`CheckOutcome`] and [`RunReport`]: failed checks are data.
 //! - `gate`: diffs between reports, baselines and expected failures.
 //! - `snapshot`: answers normalised, written and compared field by field.
@@ -34,6 +35,7 @@ mod properties;
 mod provision;
 mod redact;
 pub mod report;
+pub mod rules;
 mod runner;
 pub mod scenario;
 pub mod snapshot;
@@ -44,7 +46,7 @@ pub use error::HarnessError;
 pub use observe::{HOPS_PATH, Hop, Observer, Recorder, serve_proxy};
 pub use outcome::{CheckOutcome, RunReport, Status, Summary};
 pub use properties::PropertyOptions;
-pub use runner::{RunOptions, SnapshotMode, check_ids, run};
+pub use runner::{RunOptions, SnapshotMode, check_ids, checks, run};
 pub use stack::{AuthFault, ChatFault, ReferenceStack, StackOptions, StoreChoice, dev_key_path};
 pub use target::{ConfigFile, Target};
 

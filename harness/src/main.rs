@@ -62,8 +62,16 @@ enum Command {
         #[arg(long)]
         upstream: String,
     },
-    /// Lists the checks the scenarios make.
+    /// Lists the checks the scenarios make, with level and rule.
     List {
+        /// The scenario folder.
+        #[arg(long, default_value_os_t = conformance::bundled_scenarios())]
+        scenarios: PathBuf,
+    },
+    /// Prints each rule of the contract and each RFC section and decision
+    /// checked, with the checks that enforce it; then the contract's rules
+    /// that no check enforces yet.
+    Rules {
         /// The scenario folder.
         #[arg(long, default_value_os_t = conformance::bundled_scenarios())]
         scenarios: PathBuf,
@@ -95,7 +103,9 @@ struct RunArgs {
     /// The reference stack's stores, when no target is given.
     #[arg(long, value_enum, default_value = "embedded")]
     store: StoreChoice,
-    /// The level that gates the exit code: strict for the reference, core for an external target.
+    /// The level that gates the exit code, with those below it: core,
+    /// strict or reference. Default: core for an external target, reference
+    /// (everything) for the embedded reference stack.
     #[arg(long)]
     level: Option<String>,
     /// Only checks whose id starts with this (repeatable).
@@ -151,6 +161,7 @@ async fn main() -> ExitCode {
         Command::Snapshot { out, run: args } => run(*args, Some(SnapshotMode::Write(out))).await,
         Command::Serve { store } => serve(store).await,
         Command::List { scenarios } => list(&scenarios),
+        Command::Rules { scenarios } => rules(&scenarios),
         Command::Diff { old, new } => diff(&old, &new),
         Command::Proxy { listen, upstream } => proxy(&listen, &upstream).await,
     };
@@ -178,10 +189,11 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
         (None, None) => SnapshotMode::Compare(args.scenarios.join("snapshots")),
     };
     let level = match args.level.as_deref() {
-        Some(l) => Level::parse(l)
-            .ok_or_else(|| HarnessError::Config(format!("--level is core or strict, not {l:?}")))?,
+        Some(l) => Level::parse(l).ok_or_else(|| {
+            HarnessError::Config(format!("--level is core, strict or reference, not {l:?}"))
+        })?,
         None if external => Level::Core,
-        None => Level::Strict,
+        None => Level::Reference,
     };
     let mut _stack = None;
     let target = if let Some(path) = &args.config {
@@ -248,11 +260,7 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
         .map(gate::ExpectedFailures::load)
         .transpose()?;
     if let Some(expected) = &expected {
-        let known = conformance::check_ids(&scenarios)
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
-        expected.check_known(&known)?;
+        expected.check_known(&conformance::check_ids(&scenarios))?;
     }
     let baseline = args
         .baseline
@@ -365,8 +373,15 @@ fn parse_seed(text: &str) -> Result<u64, String> {
 
 fn list(dir: &std::path::Path) -> Result<u8, HarnessError> {
     let scenarios = load_dir(dir)?;
-    for (id, level) in conformance::check_ids(&scenarios) {
-        println!("{level:6} {id}");
+    for (id, level, rule) in conformance::checks(&scenarios) {
+        println!("{level:9} {id}  ({rule})");
     }
+    Ok(0)
+}
+
+fn rules(dir: &std::path::Path) -> Result<u8, HarnessError> {
+    let scenarios = load_dir(dir)?;
+    let checks = conformance::checks(&scenarios);
+    print!("{}", report::rules_matrix(&checks));
     Ok(0)
 }

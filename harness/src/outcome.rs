@@ -32,6 +32,9 @@ pub struct CheckOutcome {
     pub id: String,
     /// Its level.
     pub level: Level,
+    /// The rule it enforces (`CONTRACT …`, `RFC … §…`, `decisions: …`).
+    #[serde(default)]
+    pub rule: String,
     /// Passed, failed or skipped.
     pub status: Status,
     /// The scenario file.
@@ -82,6 +85,8 @@ impl CheckOutcome {
     /// file, so `line` is 0 and `scenario` names the generator.
     pub fn generated(
         id: String,
+        level: Level,
+        rule: &str,
         generator: &str,
         step: String,
         status: Status,
@@ -93,7 +98,8 @@ impl CheckOutcome {
                 .map_or(id.as_str(), |(s, _)| s)
                 .to_owned(),
             id,
-            level: Level::Strict,
+            level,
+            rule: rule.to_owned(),
             status,
             scenario: generator.to_owned(),
             step,
@@ -139,6 +145,9 @@ impl Summary {
 pub struct RunReport {
     /// Counts.
     pub summary: Summary,
+    /// Counts at each level.
+    #[serde(default)]
+    pub by_level: std::collections::BTreeMap<Level, Summary>,
     /// The level that gates the exit code.
     pub gate: Level,
     /// Failed checks at or below the gate.
@@ -155,7 +164,29 @@ pub struct RunReport {
     pub unexpected_passes: Vec<String>,
     /// The comparison with `--baseline`, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<crate::gate::Diff>,
+    pub baseline: Option<Diff>,
+}
+
+/// How a later report differs from an earlier one, by check id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diff {
+    /// Passed then, failed now: these fail the gate.
+    pub regressions: Vec<Change>,
+    /// Failed then, passed now.
+    pub fixes: Vec<Change>,
+    /// Checks only the later report has.
+    pub added: Vec<String>,
+    /// Checks only the earlier report has.
+    pub removed: Vec<String>,
+}
+
+/// One check whose status changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// The check id.
+    pub id: String,
+    /// What the later run says about it.
+    pub message: String,
 }
 
 /// Where the run went.
@@ -176,11 +207,17 @@ impl RunReport {
         duration_ms: u64,
     ) -> Self {
         let mut summary = Summary::default();
+        let mut by_level = std::collections::BTreeMap::new();
         for check in &checks {
             summary.add(check.status);
+            by_level
+                .entry(check.level)
+                .or_insert_with(Summary::default)
+                .add(check.status);
         }
         let mut report = Self {
             summary,
+            by_level,
             gate,
             gated_failures: 0,
             target,

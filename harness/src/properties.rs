@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use crate::outcome::{CheckOutcome, Status};
 use crate::redact::Secrets;
+use crate::scenario::Level;
 
 /// How many cases each property tries, and from which seed.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +81,20 @@ impl Property {
             Self::NotAUser => {
                 "no client id makes a service token pass for a user at /auth/me or the chat-api"
             }
+        }
+    }
+
+    /// Its level: every property checks the contract, so strict.
+    pub fn level(self) -> Level {
+        Level::Strict
+    }
+
+    /// The rule it enforces.
+    pub fn rule(self) -> &'static str {
+        match self {
+            Self::ReadsGroup => "CONTRACT Tokens: client ids",
+            Self::ScopeEnforced => "CONTRACT Auth-API: read members",
+            Self::NotAUser => "CONTRACT Principal rule: UUID client",
         }
     }
 
@@ -142,10 +157,15 @@ fn spellings() -> impl Strategy<Value = Spelling> {
 }
 
 /// The generator. Text comes first so that shrinking moves toward it.
+/// Most text stays within RFC 6749's `VSCHAR` (printable ASCII), which the
+/// contract's client ids are and a server must accept; the rest goes
+/// beyond it (non-ASCII), which a server may refuse with 400.
 pub fn subjects() -> impl Strategy<Value = Subject> {
     prop_oneof![
-        3 => "[a-z0-9 :%+&=./_~é€ß漢-]{0,16}".prop_map(Subject::Text),
-        2 => "\\PC{0,16}".prop_map(Subject::Text),
+        3 => "[a-z0-9 :%+&=./_~-]{0,16}".prop_map(Subject::Text),
+        2 => "[ -~]{0,16}".prop_map(Subject::Text),
+        1 => "[a-z0-9é€ß漢 ]{0,16}".prop_map(Subject::Text),
+        1 => "\\PC{0,16}".prop_map(Subject::Text),
         1 => "[a-zA-Z0-9]{200,230}".prop_map(Subject::Text),
         2 => spellings().prop_map(Subject::Uuid),
         2 => spellings().prop_map(Subject::UserLookAlike),
@@ -209,6 +229,24 @@ pub struct Context {
     pub run: String,
     /// Secrets to keep out of reports.
     pub secrets: Arc<Secrets>,
+}
+
+/// What the contract lets a server answer to registering an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Registration {
+    /// 201: a `VSCHAR` id, UUID-shaped or not, that is no user's.
+    Accepted,
+    /// 201, or refused with this status: another spelling of a user's id
+    /// (409), or an id beyond `VSCHAR` (400).
+    MayRefuse(u16),
+    /// 409: exactly a user's id.
+    Refused,
+}
+
+/// Whether an id is within RFC 6749 Appendix A's `VSCHAR` (printable
+/// ASCII) and the contract's 1 to 255 characters.
+fn is_vschar_id(id: &str) -> bool {
+    (1..=255).contains(&id.len()) && id.bytes().all(|b| (0x20..=0x7e).contains(&b))
 }
 
 /// A registered client, kept so that an id tried twice (shrinking revisits
@@ -297,6 +335,8 @@ fn check_property(
 fn base_outcome(property: Property, status: Status, message: String) -> CheckOutcome {
     CheckOutcome::generated(
         property.id().to_owned(),
+        property.level(),
+        property.rule(),
         "properties (generated client ids)",
         property.title().to_owned(),
         status,
@@ -411,35 +451,37 @@ impl PropertyRun {
                 Self::expect_status(
                     &self.get_auth(&group, &token).await?,
                     "GET group",
-                    200,
-                    None,
+                    &[200],
+                    &[],
                 )?;
                 Self::expect_status(
                     &self.get_auth(&members, &token).await?,
                     "GET members",
-                    200,
-                    None,
+                    &[200],
+                    &[],
                 )?;
             }
             Property::ScopeEnforced => {
-                let code = Some("insufficient_scope");
+                let code = &["insufficient_scope"];
                 Self::expect_status(
                     &self.get_auth(&group, &token).await?,
                     "GET group",
-                    403,
+                    &[403],
                     code,
                 )?;
                 Self::expect_status(
                     &self.get_auth(&members, &token).await?,
                     "GET members",
-                    403,
+                    &[403],
                     code,
                 )?;
             }
             Property::NotAUser => {
-                let code = Some("forbidden");
                 let me = self.get_auth("/auth/me", &token).await?;
-                Self::expect_status(&me, "GET /auth/me", 403, code)?;
+                Self::expect_status(&me, "GET /auth/me", &[403], &["forbidden"])?;
+                // The chat-api's endpoints are for users: 401 or 403 both
+                // refuse a service (CONTRACT Chat-API).
+                let (statuses, code) = (&[401, 403], &["invalid_token", "forbidden"]);
                 let path = format!("/api/chat/groups/{}/messages", self.context.group_id);
                 let list = self
                     .send(
@@ -449,7 +491,7 @@ impl PropertyRun {
                             .bearer_auth(&token),
                     )
                     .await?;
-                Self::expect_status(&list, "GET chat messages", 403, code)?;
+                Self::expect_status(&list, "GET chat messages", statuses, code)?;
                 let post = self
                     .send(
                         self.context
@@ -459,14 +501,15 @@ impl PropertyRun {
                             .json(&json!({ "content": "a service is no sender" })),
                     )
                     .await?;
-                Self::expect_status(&post, "POST chat message", 403, code)?;
+                Self::expect_status(&post, "POST chat message", statuses, code)?;
             }
         }
         Ok(())
     }
 
-    /// The client id this case registers, unique on the target.
-    async fn client_id(&self, subject: &Subject) -> Result<(String, bool), Failure> {
+    /// The client id this case registers, unique on the target, and what
+    /// the contract lets a server answer to its registration.
+    async fn client_id(&self, subject: &Subject) -> Result<(String, Registration), Failure> {
         // Characters that form-urlencoding leaves alone, so the tag adds nothing
         // that a shrunk failure could be blamed on.
         let tag = format!("_{}{}_", self.context.run, self.property as u8);
@@ -476,15 +519,28 @@ impl PropertyRun {
                     .char_indices()
                     .nth(text.chars().count() / 2)
                     .map_or(text.len(), |(i, _)| i);
+                let id = format!("{}{tag}{}", &text[..middle], &text[middle..]);
+                let within = is_vschar_id(&id);
                 (
-                    format!("{}{tag}{}", &text[..middle], &text[middle..]),
-                    false,
+                    id,
+                    if within {
+                        Registration::Accepted
+                    } else {
+                        Registration::MayRefuse(400)
+                    },
                 )
             }
-            Subject::Uuid(spelling) => (spelling.apply(Uuid::new_v4()), false),
+            Subject::Uuid(spelling) => (spelling.apply(Uuid::new_v4()), Registration::Accepted),
             Subject::UserLookAlike(spelling) => {
                 let user = self.look_alike_user(*spelling).await?;
-                (spelling.apply(user), *spelling == Spelling::Hyphenated)
+                (
+                    spelling.apply(user),
+                    if *spelling == Spelling::Hyphenated {
+                        Registration::Refused
+                    } else {
+                        Registration::MayRefuse(409)
+                    },
+                )
             }
         })
     }
@@ -529,10 +585,11 @@ impl PropertyRun {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers the case's client; `None` when the id is exactly a user's
-    /// and was refused with 409, as it must be.
+    /// Registers the case's client; `None` when the server refused it as
+    /// the contract requires (exactly a user's id) or allows (another
+    /// spelling of one, 409; an id beyond `VSCHAR`, 400).
     async fn register(&self, subject: &Subject) -> Result<Option<Registered>, Failure> {
-        let (id, is_user_id) = self.client_id(subject).await?;
+        let (id, registration) = self.client_id(subject).await?;
         let cached = self
             .registered
             .lock()
@@ -557,17 +614,33 @@ impl PropertyRun {
                     .json(&json!({ "client_id": id, "scopes": scopes })),
             )
             .await?;
-        if is_user_id {
-            if reply.status != 409 {
-                return Err(Failure::new(
-                    &request,
-                    "409 conflict: the id is a user's",
-                    reply.shown(),
-                    None,
-                ));
+        match registration {
+            Registration::Refused => {
+                if reply.status != 409 {
+                    return Err(Failure::new(
+                        &request,
+                        "409 conflict: the id is a user's",
+                        reply.shown(),
+                        None,
+                    ));
+                }
+                self.remember(Registered { id, secret: None });
+                return Ok(None);
             }
-            self.remember(Registered { id, secret: None });
-            return Ok(None);
+            Registration::MayRefuse(status) if reply.status == status => {
+                let code = if status == 409 { "conflict" } else { "invalid_request" };
+                if reply.body["error"] != json!(code) {
+                    return Err(Failure::new(
+                        &request,
+                        format!("201, or {status} {code}"),
+                        reply.shown(),
+                        None,
+                    ));
+                }
+                self.remember(Registered { id, secret: None });
+                return Ok(None);
+            }
+            _ => {}
         }
         let secret = reply.body["client_secret"].as_str();
         if reply.status != 201 || reply.body["client_id"] != json!(id) || secret.is_none() {
@@ -666,17 +739,24 @@ impl PropertyRun {
     fn expect_status(
         reply: &Reply,
         request: &str,
-        status: u16,
-        error: Option<&str>,
+        statuses: &[u16],
+        errors: &[&str],
     ) -> Result<(), Failure> {
-        let code_ok = error.is_none_or(|code| reply.body["error"] == json!(code));
-        if reply.status == status && code_ok {
+        let code_ok = errors.is_empty()
+            || reply.body["error"]
+                .as_str()
+                .is_some_and(|code| errors.contains(&code));
+        if statuses.contains(&reply.status) && code_ok {
             return Ok(());
         }
-        let expected = match error {
-            Some(code) => format!("{status} {code}"),
-            None => status.to_string(),
-        };
+        let mut expected = statuses
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(" or ");
+        if !errors.is_empty() {
+            expected = format!("{expected} {}", errors.join(" or "));
+        }
         let actual = match reply.body["error"].as_str() {
             Some(code) => format!("{} {code}", reply.status),
             None => reply.status.to_string(),
@@ -685,7 +765,4 @@ impl PropertyRun {
     }
 }
 
-/// The ids of the property checks, for `conformance list`.
-pub fn check_ids() -> impl Iterator<Item = &'static str> {
-    Property::ALL.into_iter().map(Property::id)
-}
+

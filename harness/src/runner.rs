@@ -1,7 +1,7 @@
 //! Runs scenarios against a target and turns every check into a
 //! [`CheckOutcome`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -88,7 +88,7 @@ impl RunOptions {
                 .flat_map(|s| {
                     snapshot_check_ids(s)
                         .into_iter()
-                        .filter(move |(id, _)| self.selects(s, id))
+                        .filter(move |(id, _, _)| self.selects(s, id))
                 })
                 .count()
         } else {
@@ -166,7 +166,7 @@ pub async fn run(
                 || (matches!(options.snapshots, SnapshotMode::Compare(_))
                     && snapshot_check_ids(s)
                         .iter()
-                        .any(|(id, _)| options.selects(s, id)))
+                        .any(|(id, _, _)| options.selects(s, id)))
         })
         .collect();
     let mut outcomes: Vec<CheckOutcome> = futures::stream::iter(selected)
@@ -208,18 +208,28 @@ pub enum SnapshotMode {
     Write(std::path::PathBuf),
 }
 
-/// The snapshot checks of a scenario: core (what the contract names) for a
-/// core scenario, and strict (every difference).
-pub fn snapshot_check_ids(scenario: &Scenario) -> Vec<(String, Level)> {
-    let rest = scenario
+/// The rule the contract-level snapshot checks enforce.
+pub const SNAPSHOT_RULE: &str = "CONTRACT Response shapes";
+/// The rule of identity with the reference's snapshots.
+pub const REFERENCE_SNAPSHOT_RULE: &str = "decisions: Snapshots";
+
+/// The snapshot checks of a scenario: at its own level (core or strict),
+/// the statuses, error codes and fields the contract names; at the
+/// reference level, identity with the reference's answers.
+pub fn snapshot_check_ids(scenario: &Scenario) -> Vec<(String, Level, &'static str)> {
+    let (level, rest) = scenario
         .id
         .split_once('.')
-        .map_or(scenario.id.as_str(), |(_, rest)| rest);
+        .map_or(("", scenario.id.as_str()), |(level, rest)| (level, rest));
     let mut ids = Vec::new();
-    if scenario.id.starts_with("core.") {
-        ids.push((format!("core.snapshot.{rest}"), Level::Core));
+    if let Some(level @ (Level::Core | Level::Strict)) = Level::parse(level) {
+        ids.push((format!("{level}.snapshot.{rest}"), level, SNAPSHOT_RULE));
     }
-    ids.push((format!("strict.snapshot.{rest}"), Level::Strict));
+    ids.push((
+        format!("reference.snapshot.{rest}"),
+        Level::Reference,
+        REFERENCE_SNAPSHOT_RULE,
+    ));
     ids
 }
 
@@ -363,7 +373,7 @@ impl Runner {
         };
         let mut blocked: Option<String> = None;
         let mut outcomes = Vec::new();
-        let mut taken = Snapshot::new();
+        let mut taken: BTreeMap<String, snapshot::Taken> = BTreeMap::new();
         for (index, step) in scenario.steps.iter().enumerate() {
             let selected = step
                 .check
@@ -408,7 +418,16 @@ impl Runner {
                     step.check.as_ref().map(|c| c.id.as_str()),
                     &step.name,
                 );
-                taken.insert(key, answer);
+                taken.insert(
+                    key,
+                    snapshot::Taken {
+                        answer,
+                        allowed: snapshot::Allowed {
+                            statuses: step.expect.status.clone(),
+                            errors: step.expect.error.clone(),
+                        },
+                    },
+                );
             }
             let Some(check) = selected else { continue };
             let (status, message, mismatch, trace) = match result {
@@ -423,6 +442,7 @@ impl Runner {
             let outcome = CheckOutcome {
                 id: check.id.clone(),
                 level: check.level,
+                rule: check.rule.clone(),
                 status,
                 scenario: scenario.file.display().to_string(),
                 scenario_id: scenario.id.clone(),
@@ -466,7 +486,7 @@ impl Runner {
     fn snapshots(
         &self,
         scenario: &Scenario,
-        taken: &Snapshot,
+        taken: &BTreeMap<String, snapshot::Taken>,
         options: &RunOptions,
     ) -> Vec<CheckOutcome> {
         match &options.snapshots {
@@ -475,7 +495,13 @@ impl Runner {
                 if !taken.is_empty() {
                     let path = snapshot::file(dir, &scenario.id);
                     if let Err(e) = std::fs::create_dir_all(dir)
-                        .and_then(|()| std::fs::write(&path, snapshot::file_text(taken)))
+                        .and_then(|()| {
+                            let answers: Snapshot = taken
+                                .iter()
+                                .map(|(k, t)| (k.clone(), t.answer.clone()))
+                                .collect();
+                            std::fs::write(&path, snapshot::file_text(&answers))
+                        })
                     {
                         tracing::error!("writing {}: {e}", path.display());
                     }
@@ -484,9 +510,9 @@ impl Runner {
             }
             SnapshotMode::Compare(dir) => {
                 let ids = snapshot_check_ids(scenario);
-                let selected: Vec<&(String, Level)> = ids
+                let selected: Vec<&(String, Level, &str)> = ids
                     .iter()
-                    .filter(|(id, _)| options.selects(scenario, id))
+                    .filter(|(id, _, _)| options.selects(scenario, id))
                     .collect();
                 if selected.is_empty() || taken.is_empty() {
                     return Vec::new();
@@ -495,37 +521,42 @@ impl Runner {
                 let Some(expected) = snapshot::read(&path) else {
                     return selected
                         .iter()
-                        .map(|(id, level)| {
-                            let mut outcome = CheckOutcome::generated(
+                        .map(|(id, level, rule)| {
+                            CheckOutcome::generated(
                                 id.clone(),
+                                *level,
+                                rule,
                                 &path.display().to_string(),
                                 "the answers, field by field, against the snapshot".to_owned(),
                                 Status::Skipped,
                                 "no snapshot for this scenario".to_owned(),
-                            );
-                            outcome.level = *level;
-                            outcome
+                            )
                         })
                         .collect();
                 };
                 let mut differences = Vec::new();
-                for (key, answer) in taken {
+                for (key, taken) in taken {
                     match expected.get(key) {
-                        Some(snap) => differences.extend(snapshot::compare(key, snap, answer)),
+                        Some(snap) => differences.extend(snapshot::compare(
+                            key,
+                            snap,
+                            &taken.answer,
+                            &taken.allowed,
+                        )),
                         None => differences.push(snapshot::Difference {
                             path: format!("{key}: /"),
                             expected: "(no such step in the snapshot)".to_owned(),
-                            actual: answer.to_string(),
-                            core: false,
+                            actual: taken.answer.to_string(),
+                            contract: false,
                         }),
                     }
                 }
                 selected
                     .iter()
-                    .map(|(id, level)| {
+                    .map(|(id, level, rule)| {
                         let mine: Vec<&snapshot::Difference> = differences
                             .iter()
-                            .filter(|d| *level == Level::Strict || d.core)
+                            .filter(|d| *level == Level::Reference || d.contract)
                             .collect();
                         let status = if mine.is_empty() {
                             Status::Passed
@@ -539,12 +570,13 @@ impl Runner {
                         };
                         let mut outcome = CheckOutcome::generated(
                             id.clone(),
+                            *level,
+                            rule,
                             &path.display().to_string(),
                             "the answers, field by field, against the snapshot".to_owned(),
                             status,
                             message,
                         );
-                        outcome.level = *level;
                         outcome.scenario_id.clone_from(&scenario.id);
                         if !mine.is_empty() {
                             let diff = snapshot::render(&mine);
@@ -1109,17 +1141,31 @@ fn curl_line(prepared: &Prepared, secrets: &Secrets) -> String {
     parts.join(" ")
 }
 
-/// The check ids in these scenarios, for `conformance list`.
-pub fn check_ids(scenarios: &[Scenario]) -> BTreeSet<(String, Level)> {
+/// Every check these scenarios and the generators make, with its level
+/// and rule, for `conformance list` and `conformance rules`.
+pub fn checks(scenarios: &[Scenario]) -> BTreeSet<(String, Level, String)> {
     scenarios
         .iter()
         .flat_map(|s| {
             s.checks()
-                .map(|c| (c.id.clone(), c.level))
-                .chain(snapshot_check_ids(s))
+                .map(|c| (c.id.clone(), c.level, c.rule.clone()))
+                .chain(
+                    snapshot_check_ids(s)
+                        .into_iter()
+                        .map(|(id, level, rule)| (id, level, rule.to_owned())),
+                )
                 .collect::<Vec<_>>()
         })
-        .chain(properties::check_ids().map(|id| (id.to_owned(), Level::Strict)))
-        .chain(fuzz::check_ids().into_iter().map(|id| (id, Level::Strict)))
+        .chain(
+            Property::ALL
+                .into_iter()
+                .map(|p| (p.id().to_owned(), p.level(), p.rule().to_owned())),
+        )
+        .chain(fuzz::checks())
         .collect()
+}
+
+/// The check ids, for `--expected-failures`.
+pub fn check_ids(scenarios: &[Scenario]) -> BTreeSet<String> {
+    checks(scenarios).into_iter().map(|(id, _, _)| id).collect()
 }

@@ -269,9 +269,30 @@ pub struct Difference {
     pub expected: String,
     /// The answer's.
     pub actual: String,
-    /// Whether the contract names this (status, error code, a documented
-    /// field missing or of another type): a core difference.
-    pub core: bool,
+    /// Whether the contract names this (a status or error code outside
+    /// those the step allows, a documented field missing or of another
+    /// type, a documented list emptied): a difference at the scenario's
+    /// own level, not only at the reference level.
+    pub contract: bool,
+}
+
+/// What a step allows, by the contract: answers within it differ from the
+/// reference's only at the reference level.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allowed {
+    /// The statuses the step accepts (empty: the snapshot's only).
+    pub statuses: Vec<u16>,
+    /// The error codes the step accepts (empty: the snapshot's only).
+    pub errors: Vec<String>,
+}
+
+/// A step's normalised answer and what its step allows.
+#[derive(Debug, Clone)]
+pub struct Taken {
+    /// The answer, normalised.
+    pub answer: Value,
+    /// The step's allowed statuses and error codes.
+    pub allowed: Allowed,
 }
 
 /// Differences for people: each path, then expected and actual.
@@ -287,10 +308,27 @@ pub fn render(differences: &[&Difference]) -> String {
     out
 }
 
-/// The differences between a snapshot's step and an answer's.
-pub fn compare(step: &str, expected: &Value, actual: &Value) -> Vec<Difference> {
+/// The differences between a snapshot's step and an answer's; a status
+/// or error code the step allows is a difference at the reference level
+/// only.
+pub fn compare(step: &str, expected: &Value, actual: &Value, allowed: &Allowed) -> Vec<Difference> {
     let mut out = Vec::new();
     walk(&format!("{step}: "), "", expected, actual, &mut out);
+    for d in &mut out {
+        let at = d.path.rsplit_once(": ").map_or("", |(_, p)| p);
+        let permitted = match at {
+            "/status" => actual["status"]
+                .as_u64()
+                .is_some_and(|s| allowed.statuses.iter().any(|a| u64::from(*a) == s)),
+            "/body/error" => actual["body"]["error"]
+                .as_str()
+                .is_some_and(|e| allowed.errors.iter().any(|a| a == e)),
+            _ => false,
+        };
+        if permitted {
+            d.contract = false;
+        }
+    }
     out
 }
 
@@ -301,12 +339,12 @@ fn show(value: Option<&Value>) -> String {
 fn walk(step: &str, path: &str, expected: &Value, actual: &Value, out: &mut Vec<Difference>) {
     let field = path.rsplit('/').next().unwrap_or("");
     let documented = CONTRACT_FIELDS.contains(&field) || path == "/status" || path == "/body/error";
-    let push = |out: &mut Vec<Difference>, core: bool, e: Option<&Value>, a: Option<&Value>| {
+    let push = |out: &mut Vec<Difference>, contract: bool, e: Option<&Value>, a: Option<&Value>| {
         out.push(Difference {
             path: format!("{step}{}", if path.is_empty() { "/" } else { path }),
             expected: show(e),
             actual: show(a),
-            core,
+            contract,
         });
     };
     match (expected, actual) {
@@ -319,7 +357,7 @@ fn walk(step: &str, path: &str, expected: &Value, actual: &Value, out: &mut Vec<
                         path: format!("{step}{child}"),
                         expected: value.to_string(),
                         actual: "(absent)".to_owned(),
-                        core: CONTRACT_FIELDS.contains(&key.as_str()),
+                        contract: CONTRACT_FIELDS.contains(&key.as_str()),
                     }),
                 }
             }
@@ -329,14 +367,18 @@ fn walk(step: &str, path: &str, expected: &Value, actual: &Value, out: &mut Vec<
                         path: format!("{step}{path}/{key}"),
                         expected: "(absent)".to_owned(),
                         actual: value.to_string(),
-                        core: false,
+                        contract: false,
                     });
                 }
             }
         }
         (Value::Array(e), Value::Array(a)) => {
-            // Arrays of objects keep one element: compare shapes when both have one.
-            if let (Some(Value::Object(_)), Some(Value::Object(_))) = (e.first(), a.first()) {
+            // Arrays of objects keep one element: compare shapes when both
+            // have one. A list the snapshot has items in and the answer
+            // has none of is a difference (an emptied member list).
+            if !e.is_empty() && a.is_empty() {
+                push(out, documented, Some(expected), Some(actual));
+            } else if let (Some(Value::Object(_)), Some(Value::Object(_))) = (e.first(), a.first()) {
                 walk(step, &format!("{path}/0"), &e[0], &a[0], out);
             } else if e.iter().all(|i| !i.is_object()) && a.iter().all(|i| !i.is_object()) && e != a
             {
@@ -469,25 +511,51 @@ mod tests {
     }
 
     #[test]
-    fn differences_name_the_path_and_tell_core_from_strict() {
+    fn differences_name_the_path_and_tell_the_contract_from_the_reference() {
         let expected = json!({"status": 200, "body": {"members": [{"user_id": "<uuid>", "role": "<string>"}], "extra": 1}});
         let actual = json!({"status": 200, "body": {"members": [{"user_id": 5, "rank": "<string>"}], "leak": "hash"}});
-        let diffs = compare("01 core.members.user", &expected, &actual);
+        let none = Allowed::default();
+        let diffs = compare("01 core.members.user", &expected, &actual, &none);
         let find = |p: &str| {
             diffs
                 .iter()
                 .find(|d| d.path.ends_with(p))
                 .unwrap_or_else(|| panic!("{p} in {diffs:?}"))
         };
-        assert!(find("/body/members/0/user_id").core);
-        assert!(find("/body/members/0/role").core);
+        assert!(find("/body/members/0/user_id").contract);
+        assert!(find("/body/members/0/role").contract);
         assert_eq!(find("/body/members/0/role").actual, "(absent)");
-        assert!(!find("/body/members/0/rank").core);
-        assert!(!find("/body/leak").core);
+        assert!(!find("/body/members/0/rank").contract);
+        assert!(!find("/body/leak").contract);
         assert_eq!(find("/body/extra").actual, "(absent)");
-        assert!(compare("s", &expected, &expected).is_empty());
-        let status = compare("s", &json!({"status": 200}), &json!({"status": 401}));
-        assert!(status[0].core);
+        assert!(compare("s", &expected, &expected, &none).is_empty());
+        let status = compare("s", &json!({"status": 200}), &json!({"status": 401}), &none);
+        assert!(status[0].contract);
+    }
+
+    #[test]
+    fn an_allowed_answer_differs_at_the_reference_level_only() {
+        let expected = json!({"status": 403, "body": {"error": "forbidden"}});
+        let actual = json!({"status": 401, "body": {"error": "invalid_token"}});
+        let allowed = Allowed {
+            statuses: vec![401, 403],
+            errors: vec!["invalid_token".to_owned(), "forbidden".to_owned()],
+        };
+        let diffs = compare("s", &expected, &actual, &allowed);
+        assert_eq!(diffs.len(), 2);
+        assert!(diffs.iter().all(|d| !d.contract), "{diffs:?}");
+        let outside = json!({"status": 500, "body": {"error": "server_error"}});
+        let diffs = compare("s", &expected, &outside, &allowed);
+        assert!(diffs.iter().all(|d| d.contract), "{diffs:?}");
+    }
+
+    #[test]
+    fn an_emptied_list_is_a_contract_difference() {
+        let expected = json!({"body": {"members": [{"user_id": "<uuid>"}]}});
+        let actual = json!({"body": {"members": []}});
+        let diffs = compare("s", &expected, &actual, &Allowed::default());
+        assert_eq!(diffs.len(), 1);
+        assert!(diffs[0].contract);
     }
 
     #[test]

@@ -101,13 +101,20 @@ pub fn html(report: &RunReport) -> String {
 }
 
 fn summary_table(out: &mut String, report: &RunReport) {
-    let mut areas: BTreeMap<&str, [Summary; 2]> = BTreeMap::new();
+    let mut areas: BTreeMap<&str, [Summary; 3]> = BTreeMap::new();
     for check in &report.checks {
-        let level = usize::from(check.level == Level::Strict);
+        let level = Level::ALL.iter().position(|l| *l == check.level).unwrap_or(0);
         areas.entry(area(&check.id)).or_default()[level].add(check.status);
     }
-    out.push_str("<h2>By level and area</h2><table id=\"areas\"><tr><th>area</th><th>core passed</th><th>core failed</th><th>core skipped</th><th>strict passed</th><th>strict failed</th><th>strict skipped</th></tr>");
-    for (area, [core, strict]) in &areas {
+    out.push_str("<h2>By level and area</h2><table id=\"areas\"><tr><th>area</th>");
+    for level in Level::ALL {
+        let _ = write!(
+            out,
+            "<th>{level} passed</th><th>{level} failed</th><th>{level} skipped</th>"
+        );
+    }
+    out.push_str("</tr>");
+    for (area, counts) in &areas {
         let cell = |n: usize, class: &str| {
             if n == 0 {
                 "<td>·</td>".to_owned()
@@ -115,17 +122,13 @@ fn summary_table(out: &mut String, report: &RunReport) {
                 format!("<td class=\"{class}\">{n}</td>")
             }
         };
-        let _ = write!(
-            out,
-            "<tr data-area=\"{a}\"><td>{a}</td>{}{}{}{}{}{}</tr>",
-            cell(core.passed, "passed"),
-            cell(core.failed, "failed"),
-            cell(core.skipped, "skipped"),
-            cell(strict.passed, "passed"),
-            cell(strict.failed, "failed"),
-            cell(strict.skipped, "skipped"),
-            a = escape(area)
-        );
+        let _ = write!(out, "<tr data-area=\"{a}\"><td>{a}</td>", a = escape(area));
+        for summary in counts {
+            out.push_str(&cell(summary.passed, "passed"));
+            out.push_str(&cell(summary.failed, "failed"));
+            out.push_str(&cell(summary.skipped, "skipped"));
+        }
+        out.push_str("</tr>");
     }
     out.push_str("</table>");
 }
@@ -216,10 +219,11 @@ fn check_details(out: &mut String, check: &CheckOutcome) {
     };
     let _ = write!(
         out,
-        "<p>{} · {} · {} ms</p>",
+        "<p>{} · {} · {} ms</p><p class=\"rule\">rule: {}</p>",
         escape(&location),
         escape(&check.message),
-        check.duration_ms
+        check.duration_ms,
+        escape(&check.rule)
     );
     if let Some(reason) = &check.expected_failure {
         let _ = write!(out, "<p>expected to fail: {}</p>", escape(reason));

@@ -61,29 +61,31 @@ pub fn junit_xml(report: &RunReport) -> String {
         for check in checks {
             let _ = write!(
                 xml,
-                "    <testcase classname=\"{}.{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{}\"",
+                "    <testcase classname=\"{}.{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{}\">\n      <properties><property name=\"level\" value=\"{}\"/><property name=\"rule\" value=\"{}\"/></properties>",
                 check.level,
                 escape(&check.scenario_id),
                 escape(&check.id),
                 escape(file),
                 check.line,
-                seconds(check.duration_ms)
+                seconds(check.duration_ms),
+                check.level,
+                escape(&check.rule)
             );
             match check.status {
-                Status::Passed => xml.push_str("/>\n"),
+                Status::Passed => xml.push_str("\n    </testcase>\n"),
                 Status::Skipped => {
                     let _ = write!(
                         xml,
-                        ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                        "\n      <skipped message=\"{}\"/>\n    </testcase>\n",
                         escape(&check.message)
                     );
                 }
                 Status::Failed => {
                     let _ = write!(
                         xml,
-                        ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
+                        "\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
                         escape(&check.message),
-                        check.level,
+                        escape(&check.rule),
                         escape(&super::failure_details(check))
                     );
                 }

@@ -10,4 +10,4 @@ mod terminal;
 pub use html::{html, write_html};
 pub use json::write_json;
 pub use junit::{junit_xml, write_junit};
-pub use terminal::{Progress, failure_details, summary_line};
+pub use terminal::{Progress, failure_details, rules_matrix, summary_line};

@@ -3,6 +3,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::sync::Mutex;
 
 use crate::outcome::{CheckOutcome, RunReport, Status};
+use crate::scenario::Level;
 
 /// Progress while checks finish: a line that rewrites itself on a
 /// terminal, one plain line per check otherwise (CI logs).
@@ -74,6 +75,9 @@ pub fn failure_details(check: &CheckOutcome) -> String {
             check.scenario, check.line, check.step
         );
     }
+    if !check.rule.is_empty() {
+        let _ = writeln!(text, "  rule:     {}", check.rule);
+    }
     if let (Some(expected), Some(actual)) = (&check.expected, &check.actual) {
         if generated {
             let _ = writeln!(text, "  {}", check.message);
@@ -140,10 +144,56 @@ pub fn summary_line(report: &RunReport) -> String {
         report.gate,
         report.gated_failures
     );
+    let levels: Vec<String> = report
+        .by_level
+        .iter()
+        .map(|(level, s)| {
+            format!(
+                "{level} {} passed, {} failed, {} skipped",
+                s.passed, s.failed, s.skipped
+            )
+        })
+        .collect();
+    let _ = writeln!(text, "by level: {}", levels.join("; "));
     let _ = writeln!(
         text,
         "{} passed, {} failed, {} skipped",
         report.summary.passed, report.summary.failed, report.summary.skipped
     );
+    text
+}
+
+/// `conformance rules`: each rule with the checks that enforce it, by
+/// level; then the contract's rules without a check.
+pub fn rules_matrix(checks: &std::collections::BTreeSet<(String, Level, String)>) -> String {
+    let rows = crate::rules::matrix(
+        checks
+            .iter()
+            .map(|(id, level, rule)| (id.as_str(), *level, rule.as_str())),
+    );
+    let mut text = String::new();
+    let mut unchecked = Vec::new();
+    for (rule, checks) in &rows {
+        if checks.is_empty() {
+            unchecked.push(rule.as_str());
+            continue;
+        }
+        let _ = writeln!(text, "{rule}  ({} checks)", checks.len());
+        if let Some(contract) = crate::rules::CONTRACT.iter().find(|r| r.name == rule) {
+            let _ = writeln!(text, "  {}", contract.text);
+        }
+        for (id, level) in checks {
+            let _ = writeln!(text, "    {level:9} {id}");
+        }
+    }
+    let _ = writeln!(
+        text,
+        "\n{} of {} rules of the contract have a check; without one:",
+        crate::rules::CONTRACT.len() - unchecked.len(),
+        crate::rules::CONTRACT.len()
+    );
+    for rule in &unchecked {
+        let _ = writeln!(text, "  {rule}");
+    }
     text
 }

@@ -12,27 +12,42 @@ use serde::Serialize;
 pub enum Level {
     /// The documented flow and its obvious errors: every implementation passes it.
     Core,
-    /// RFC conformance and hardening: the reference passes it.
+    /// What the contract marks strict and the MUSTs and SHOULDs of the RFCs
+    /// it builds on: every implementation that follows them passes it.
     Strict,
+    /// What the reference chose where the contract and the RFCs are silent,
+    /// and identity with its snapshots: a comparison, never a reason to
+    /// fail a deployment unless asked for.
+    Reference,
 }
 
 impl Level {
-    /// Parses `core` or `strict`.
+    /// Every level, lowest first.
+    pub const ALL: [Self; 3] = [Self::Core, Self::Strict, Self::Reference];
+
+    /// Parses `core`, `strict` or `reference`.
     pub fn parse(value: &str) -> Option<Self> {
         match value {
             "core" => Some(Self::Core),
             "strict" => Some(Self::Strict),
+            "reference" => Some(Self::Reference),
             _ => None,
+        }
+    }
+
+    /// `core`, `strict` or `reference`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Core => "core",
+            Self::Strict => "strict",
+            Self::Reference => "reference",
         }
     }
 }
 
 impl fmt::Display for Level {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Core => "core",
-            Self::Strict => "strict",
-        })
+        f.pad(self.as_str())
     }
 }
 
@@ -61,13 +76,16 @@ impl Scenario {
     }
 }
 
-/// A check a step makes: its stable id and level.
+/// A check a step makes: its stable id, level and the rule it enforces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
     /// Stable id, e.g. `core.members.service-token`.
     pub id: String,
     /// Its level.
     pub level: Level,
+    /// The rule it enforces: `CONTRACT …`, `RFC … §…` or `decisions: …`
+    /// (see [`crate::rules`]).
+    pub rule: String,
 }
 
 /// One request and what its answer must be.
@@ -163,8 +181,8 @@ pub enum Body {
 pub struct Expect {
     /// Allowed statuses (empty: any).
     pub status: Vec<u16>,
-    /// The contract's error body with this code.
-    pub error: Option<String>,
+    /// The contract's error body with one of these codes (empty: any body).
+    pub error: Vec<String>,
     /// Headers with exactly this value.
     pub headers: BTreeMap<String, String>,
     /// Headers that contain this text.

@@ -28,6 +28,8 @@ struct RawScenario {
     id: String,
     title: String,
     level: String,
+    /// The rule the scenario's checks enforce, unless a step names another.
+    rule: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
     #[serde(default)]
@@ -41,6 +43,7 @@ struct RawStep {
     name: String,
     check: Option<String>,
     level: Option<String>,
+    rule: Option<String>,
     auth: Option<RawAuth>,
     request: RawRequest,
     #[serde(default)]
@@ -80,7 +83,7 @@ struct RawRequest {
 #[serde(deny_unknown_fields)]
 struct RawExpect {
     status: Option<toml::Value>,
-    error: Option<String>,
+    error: Option<toml::Value>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
     #[serde(default)]
@@ -224,7 +227,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         error(line, e.message().to_owned())
     })?;
     let level = Level::parse(&raw.level)
-        .ok_or_else(|| error(1, format!("level is core or strict, not {:?}", raw.level)))?;
+        .ok_or_else(|| error(1, format!("level is core, strict or reference, not {:?}", raw.level)))?;
     if raw.step.is_empty() {
         return Err(error(
             1,
@@ -235,8 +238,8 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let mut steps = Vec::new();
     for spanned in raw.step {
         let line = line_of(text, spanned.span().start);
-        let step =
-            step(spanned.into_inner(), line, level).map_err(|message| error(line, message))?;
+        let step = step(spanned.into_inner(), line, level, raw.rule.as_deref())
+            .map_err(|message| error(line, message))?;
         for name in step_names(&step) {
             if !is_builtin(&name) && !known.contains(&name) {
                 return Err(error(
@@ -258,16 +261,31 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     })
 }
 
-fn step(raw: RawStep, line: usize, scenario_level: Level) -> Result<Step, String> {
+fn step(
+    raw: RawStep,
+    line: usize,
+    scenario_level: Level,
+    scenario_rule: Option<&str>,
+) -> Result<Step, String> {
     let check = match raw.check {
         Some(id) => {
             let level = match raw.level {
-                Some(l) => {
-                    Level::parse(&l).ok_or_else(|| format!("level is core or strict, not {l:?}"))?
-                }
+                Some(l) => Level::parse(&l)
+                    .ok_or_else(|| format!("level is core, strict or reference, not {l:?}"))?,
                 None => scenario_level,
             };
-            Some(Check { id, level })
+            if !id.starts_with(&format!("{level}.")) {
+                return Err(format!("check {id} is at the {level} level: its id starts with \"{level}.\""));
+            }
+            let rule = raw
+                .rule
+                .or_else(|| scenario_rule.map(str::to_owned))
+                .ok_or_else(|| format!("check {id} names no rule: give the step or the scenario a `rule`"))?;
+            crate::rules::validate(&rule, level)?;
+            Some(Check { id, level, rule })
+        }
+        None if raw.rule.is_some() || raw.level.is_some() => {
+            return Err("`rule` and `level` go with a `check`".to_owned());
         }
         None => None,
     };
@@ -425,9 +443,23 @@ fn expect(raw: RawExpect) -> Result<Expect, String> {
             }
         }
     }
+    let error = match raw.error {
+        None => Vec::new(),
+        Some(toml::Value::String(code)) => vec![code],
+        Some(toml::Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned).ok_or("error codes are strings"))
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(format!(
+                "expect.error is a code or a list of codes, not {}",
+                other.type_str()
+            ));
+        }
+    };
     Ok(Expect {
         status,
-        error: raw.error,
+        error,
         headers: lower_keys(raw.headers),
         header_contains: lower_keys(raw.header_contains),
         header_lacks: lower_keys(raw.header_lacks),
@@ -527,6 +559,7 @@ mod tests {
 id = "core.example"
 title = "An example"
 level = "core"
+rule = "CONTRACT Auth-API: read members"
 tags = ["members"]
 
 [[step]]
@@ -549,12 +582,13 @@ expect.json = [{ path = "/members", item = { user_id = "{{alice.id}}" } }]
     fn parses_steps_checks_and_captures() {
         let scenario = parse(Path::new("example.toml"), GOOD).unwrap();
         assert_eq!(scenario.steps.len(), 2);
-        assert_eq!(scenario.steps[0].line, 7);
+        assert_eq!(scenario.steps[0].line, 8);
         assert_eq!(scenario.steps[0].request.method, "POST");
         assert!(scenario.steps[0].check.is_none());
         let check = scenario.steps[1].check.as_ref().unwrap();
         assert_eq!(check.id, "core.example.members");
         assert_eq!(check.level, Level::Core);
+        assert_eq!(check.rule, "CONTRACT Auth-API: read members");
         assert_eq!(scenario.steps[1].auth, Auth::Bearer("{{token}}".to_owned()));
     }
 
@@ -563,12 +597,12 @@ expect.json = [{ path = "/members", item = { user_id = "{{alice.id}}" } }]
         let typo = GOOD.replace("expect.status = 200", "expect.stauts = 200");
         let error = parse(Path::new("typo.toml"), &typo).unwrap_err();
         assert_eq!(error.file, Path::new("typo.toml"));
-        assert_eq!(error.line, 19, "{error}");
-        assert!(error.to_string().starts_with("typo.toml:19:"), "{error}");
+        assert_eq!(error.line, 20, "{error}");
+        assert!(error.to_string().starts_with("typo.toml:20:"), "{error}");
 
         let unknown = GOOD.replace("{{token}}", "{{tokn}}");
         let error = parse(Path::new("u.toml"), &unknown).unwrap_err();
-        assert_eq!(error.line, 14);
+        assert_eq!(error.line, 15);
         assert!(error.message.contains("tokn"), "{error}");
 
         let broken = GOOD.replace("level = \"core\"", "level = \"gold\"");
@@ -580,5 +614,20 @@ expect.json = [{ path = "/members", item = { user_id = "{{alice.id}}" } }]
         );
         let syntax = GOOD.replace("title = \"An example\"", "title = ");
         assert_eq!(parse(Path::new("s.toml"), &syntax).unwrap_err().line, 3);
+    }
+
+    #[test]
+    fn every_check_names_a_rule_it_may_name() {
+        let no_rule = GOOD.replace("rule = \"CONTRACT Auth-API: read members\"\n", "");
+        let error = parse(Path::new("r.toml"), &no_rule).unwrap_err();
+        assert!(error.message.contains("names no rule"), "{error}");
+        let taste = GOOD.replace(
+            "CONTRACT Auth-API: read members",
+            "decisions: members are sorted",
+        );
+        let error = parse(Path::new("r.toml"), &taste).unwrap_err();
+        assert!(error.message.contains("reference level only"), "{error}");
+        let misfiled = GOOD.replace("check = \"core.example.members\"", "check = \"strict.example.members\"");
+        assert!(parse(Path::new("r.toml"), &misfiled).is_err());
     }
 }

@@ -30,9 +30,6 @@ pub enum PrincipalError {
     /// `client_id` is present but `sub` differs from it.
     #[error("the token's sub and client_id differ")]
     SubjectMismatch,
-    /// The token mixes user and service claims.
-    #[error("the token carries both user and service claims")]
-    Ambiguous,
     /// The `client_id` is not a valid client id.
     #[error("the token's client_id is not valid: {0}")]
     BadClientId(ClientIdError),
@@ -48,17 +45,16 @@ pub enum PrincipalError {
 }
 
 impl Principal {
-    /// The contract's Principal rule. A SERVICE carries `client_id` equal to
-    /// `sub`; a USER carries `type: "access"`, no `client_id` and a UUID `sub`;
-    /// anything else is refused. The shape of `sub` alone never decides: a
-    /// client whose id is a UUID is still a service.
+    /// The contract's Principal rule, exactly as written. A SERVICE carries
+    /// `client_id` equal to `sub` (whatever else it carries: `client_id`
+    /// decides); a USER carries `type: "access"`, no `client_id` and a UUID
+    /// `sub` (a `scope` claim changes nothing); anything else is refused.
+    /// The shape of `sub` alone never decides: a client whose id is a UUID
+    /// is still a service.
     pub fn from_claims(claims: &Claims) -> Result<Self, PrincipalError> {
         if let Some(client_id) = &claims.client_id {
             if claims.sub.as_deref() != Some(client_id.as_str()) {
                 return Err(PrincipalError::SubjectMismatch);
-            }
-            if claims.token_type.is_some() || claims.email.is_some() {
-                return Err(PrincipalError::Ambiguous);
             }
             let client_id = ClientId::parse(client_id).map_err(PrincipalError::BadClientId)?;
             let scopes = Scopes::parse(claims.scope.as_deref().unwrap_or(""))
@@ -67,9 +63,6 @@ impl Principal {
         }
         if claims.token_type.as_deref() != Some(ACCESS_TOKEN_TYPE) {
             return Err(PrincipalError::Unclassifiable);
-        }
-        if claims.scope.is_some() {
-            return Err(PrincipalError::Ambiguous);
         }
         let sub = claims
             .sub
@@ -196,24 +189,29 @@ mod tests {
     }
 
     #[test]
-    fn mixed_or_incomplete_claims_are_refused() {
+    fn client_id_decides_and_scope_does_not() {
         let user = Claims::user(Uuid::new_v4(), "a@example.com", &ISSUE);
-        let forged_client = Claims {
+        let with_client_id = Claims {
             client_id: user.sub.clone(),
             ..user.clone()
         };
-        assert_eq!(
-            Principal::from_claims(&forged_client),
-            Err(PrincipalError::Ambiguous)
-        );
-        let forged_scope = Claims {
+        assert!(matches!(
+            Principal::from_claims(&with_client_id),
+            Ok(Principal::Service { .. })
+        ));
+        let with_scope = Claims {
             scope: Some("groups:read".to_owned()),
             ..user.clone()
         };
-        assert_eq!(
-            Principal::from_claims(&forged_scope),
-            Err(PrincipalError::Ambiguous)
-        );
+        assert!(matches!(
+            Principal::from_claims(&with_scope),
+            Ok(Principal::User { .. })
+        ));
+    }
+
+    #[test]
+    fn mismatched_or_incomplete_claims_are_refused() {
+        let user = Claims::user(Uuid::new_v4(), "a@example.com", &ISSUE);
         let mismatch = Claims {
             sub: Some("other".to_owned()),
             ..service_claims("chat-api-service", "groups:read")

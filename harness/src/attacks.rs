@@ -25,9 +25,8 @@ pub const ATTACKS: &[&str] = &[
     "signature_removed",
     "signature_altered",
     "hmac_with_public_key",
-    "unknown_kid",
-    "kid_path_traversal",
-    "kid_injection",
+    "hmac_with_public_key_pem",
+    "hmac_with_public_key_der",
     "embedded_jwk",
     "jku_elsewhere",
     "other_key_same_kid",
@@ -35,6 +34,9 @@ pub const ATTACKS: &[&str] = &[
 
 /// The attacks that need the target's signing key.
 pub const SIGNED_ATTACKS: &[&str] = &[
+    "unknown_kid",
+    "kid_path_traversal",
+    "kid_injection",
     "expired",
     "expired_beyond_leeway",
     "client_id_mismatch",
@@ -91,7 +93,6 @@ pub fn attack_vars(
         h
     };
     let unsigned = |h: &Value| format!("{}.{}.", b64(h), c);
-    let resigned_header = |h: &Value| format!("{}.{}.{signature}", b64(h), c);
 
     let mut tokens: Vec<(&str, String)> = vec![
         ("alg_none", unsigned(&with(json!({ "alg": "none" })))),
@@ -102,18 +103,6 @@ pub fn attack_vars(
         ("alg_none_upper", unsigned(&with(json!({ "alg": "NONE" })))),
         ("signature_removed", format!("{h}.{c}.")),
         ("signature_altered", format!("{h}.{c}.{}", alter(signature))),
-        (
-            "unknown_kid",
-            resigned_header(&with(json!({ "kid": "conformance-unknown-kid" }))),
-        ),
-        (
-            "kid_path_traversal",
-            resigned_header(&with(json!({ "kid": "../../../../../../dev/null" }))),
-        ),
-        (
-            "kid_injection",
-            resigned_header(&with(json!({ "kid": "x' OR '1'='1" }))),
-        ),
         (
             "embedded_jwk",
             sign_attacker(&with(json!({ "kid": attacker.kid(), "jwk": attacker_jwk })))?,
@@ -129,22 +118,20 @@ pub fn attack_vars(
             sign_attacker(&with(json!({ "kid": kid })))?,
         ),
     ];
-    // The public key used as an HMAC secret: a verifier that takes the
-    // algorithm from the token checks this with the key it publishes.
-    let public = key["x"]
-        .as_str()
-        .and_then(|x| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(x)
-                .ok()
-        })
-        .unwrap_or_default();
-    let hs_header = with(json!({ "alg": "HS256" }));
-    let message = format!("{}.{c}", b64(&hs_header));
-    let secret = EncodingKey::from_secret(&public).map_err(|e| e.to_string())?;
-    let mac = jsonwebtoken::crypto::sign(message.as_bytes(), &secret, Algorithm::HS256)
-        .map_err(|e| e.to_string())?;
-    tokens.push(("hmac_with_public_key", format!("{message}.{mac}")));
+    // The public key used as an HMAC secret, in each encoding a verifier
+    // that takes the algorithm from the token might hand its HMAC: the raw
+    // key material, the SubjectPublicKeyInfo DER and its PEM.
+    let encodings = public_key_encodings(key);
+    for (name, secret) in [
+        ("hmac_with_public_key", encodings.raw),
+        ("hmac_with_public_key_der", encodings.der.clone()),
+        ("hmac_with_public_key_pem", encodings.pem.into_bytes()),
+    ] {
+        tokens.push((
+            name,
+            hmac_token(&with(json!({ "alg": "HS256" })), c, &secret)?,
+        ));
+    }
 
     if let Some(forger) = forger {
         let now = chrono::Utc::now().timestamp();
@@ -163,6 +150,19 @@ pub fn attack_vars(
             forger.sign_raw(&header, &claims).map_err(|e| e.to_string())
         };
         let sub = claims["sub"].clone();
+        // Validly signed with the target's key, so that only the `kid`
+        // tells them apart: a verifier that ignores it, or tries every key,
+        // takes them.
+        let rekeyed = |kid: &str| {
+            let mut h = with(json!({ "kid": kid }));
+            h["alg"] = json!(forger.algorithm_name());
+            forger.sign_raw(&h, &claims).map_err(|e| e.to_string())
+        };
+        tokens.extend([
+            ("unknown_kid", rekeyed("conformance-unknown-kid")?),
+            ("kid_path_traversal", rekeyed("../../../../../../dev/null")?),
+            ("kid_injection", rekeyed("x' OR '1'='1")?),
+        ]);
         tokens.extend([
             (
                 "expired",
@@ -216,6 +216,117 @@ pub fn attack_vars(
         .collect())
 }
 
+/// An HS256 token over this header and claims part, keyed with `secret`.
+fn hmac_token(header: &Value, claims_part: &str, secret: &[u8]) -> Result<String, String> {
+    let message = format!("{}.{claims_part}", b64(header));
+    let key = EncodingKey::from_secret(secret).map_err(|e| e.to_string())?;
+    let mac = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256)
+        .map_err(|e| e.to_string())?;
+    Ok(format!("{message}.{mac}"))
+}
+
+/// A published public key in the encodings a careless verifier might use
+/// as an HMAC secret.
+pub struct PublicKeyEncodings {
+    /// The key material: Ed25519's `x`, an EC point `04 || x || y`, an RSA
+    /// modulus.
+    pub raw: Vec<u8>,
+    /// The SubjectPublicKeyInfo, DER.
+    pub der: Vec<u8>,
+    /// The SubjectPublicKeyInfo, PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub pem: String,
+}
+
+/// The encodings of a JWK (OKP Ed25519, EC P-256 or RSA); empty for others.
+pub fn public_key_encodings(jwk: &Value) -> PublicKeyEncodings {
+    let field = |name: &str| {
+        jwk[name]
+            .as_str()
+            .and_then(|v| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(v)
+                    .ok()
+            })
+            .unwrap_or_default()
+    };
+    let (raw, der) = match jwk["kty"].as_str() {
+        Some("OKP") => {
+            let x = field("x");
+            let der = [
+                &[
+                    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+                ][..],
+                &x,
+            ]
+            .concat();
+            (x, der)
+        }
+        Some("EC") => {
+            let point = [&[0x04][..], &field("x"), &field("y")].concat();
+            let algorithm = der_tlv(
+                0x30,
+                &[
+                    &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01][..],
+                    &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
+                ]
+                .concat(),
+            );
+            let key = der_tlv(0x03, &[&[0x00][..], &point].concat());
+            (point.clone(), der_tlv(0x30, &[algorithm, key].concat()))
+        }
+        Some("RSA") => {
+            let (n, e) = (field("n"), field("e"));
+            let integer = |bytes: &[u8]| {
+                let mut value = bytes.to_vec();
+                if value.first().is_some_and(|b| b & 0x80 != 0) {
+                    value.insert(0, 0);
+                }
+                der_tlv(0x02, &value)
+            };
+            let public = der_tlv(0x30, &[integer(&n), integer(&e)].concat());
+            let algorithm = der_tlv(
+                0x30,
+                &[
+                    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+                ],
+            );
+            let key = der_tlv(0x03, &[&[0x00][..], &public].concat());
+            (n, der_tlv(0x30, &[algorithm, key].concat()))
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    let body = base64::engine::general_purpose::STANDARD.encode(&der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect();
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        lines.join("\n")
+    );
+    PublicKeyEncodings { raw, der, pem }
+}
+
+/// A DER tag, length and value.
+fn der_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = value.len();
+    if len < 0x80 {
+        out.push(u8::try_from(len).unwrap_or(0));
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | u8::try_from(bytes.len()).unwrap_or(0));
+        out.extend(bytes);
+    }
+    out.extend_from_slice(value);
+    out
+}
+
 /// The signature with its first character changed.
 fn alter(signature: &str) -> String {
     let mut chars: Vec<char> = signature.chars().collect();
@@ -223,4 +334,22 @@ fn alter(signature: &str) -> String {
         *first = if *first == 'A' { 'B' } else { 'A' };
     }
     chars.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The PEM built from each published JWK is the one OpenSSL derives
+    /// from the private key (`openssl pkey -pubout`).
+    #[test]
+    fn public_key_encodings_match_openssl() {
+        for name in ["dev-ed25519", "dev-p256", "dev-rsa"] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/keys");
+            let key = SigningKey::from_file(&dir.join(format!("{name}.pem"))).unwrap();
+            let jwk = serde_json::to_value(&key.jwks().keys[0]).unwrap();
+            let expected = std::fs::read_to_string(dir.join(format!("{name}.pub.pem"))).unwrap();
+            assert_eq!(public_key_encodings(&jwk).pem, expected, "{name}");
+        }
+    }
 }

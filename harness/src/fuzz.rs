@@ -618,7 +618,7 @@ fn probes(context: &Context, op: &Operation, case: Case) -> Vec<Probe> {
                     let mut headers = base.headers.clone();
                     headers.push((param.clone(), bad));
                     // The contract says nothing of the key's form: these
-                        // may be taken or refused, never a 5xx.
+                    // may be taken or refused, never a 5xx.
                     all.push(Probe {
                         what: format!("{param}: {what}, with a valid body"),
                         must_refuse: false,

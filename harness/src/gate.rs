@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
-
 use crate::error::HarnessError;
 pub use crate::outcome::{Change, Diff};
 use crate::outcome::{CheckOutcome, RunReport, Status};

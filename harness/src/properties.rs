@@ -628,7 +628,11 @@ impl PropertyRun {
                 return Ok(None);
             }
             Registration::MayRefuse(status) if reply.status == status => {
-                let code = if status == 409 { "conflict" } else { "invalid_request" };
+                let code = if status == 409 {
+                    "conflict"
+                } else {
+                    "invalid_request"
+                };
                 if reply.body["error"] != json!(code) {
                     return Err(Failure::new(
                         &request,
@@ -764,5 +768,3 @@ impl PropertyRun {
         Err(Failure::new(request, expected, actual, Some(reply.shown())))
     }
 }
-
-

@@ -232,7 +232,10 @@ pub fn validate(rule: &str, level: Level) -> Result<(), String> {
                 }
                 return Err(format!(
                     "rule {rule:?}: an RFC rule names one of RFC {} and a section (\"RFC 6750 §3.1\")",
-                    RFCS.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+                    RFCS.iter()
+                        .map(u16::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             if rule.starts_with("decisions:") {
@@ -273,7 +276,12 @@ pub fn matrix<'a>(
     }
     let mut rows: Vec<(String, Vec<(String, Level)>)> = CONTRACT
         .iter()
-        .map(|r| (r.name.to_owned(), by_rule.remove(r.name).unwrap_or_default()))
+        .map(|r| {
+            (
+                r.name.to_owned(),
+                by_rule.remove(r.name).unwrap_or_default(),
+            )
+        })
         .collect();
     rows.extend(by_rule);
     rows

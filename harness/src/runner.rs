@@ -494,15 +494,13 @@ impl Runner {
             SnapshotMode::Write(dir) => {
                 if !taken.is_empty() {
                     let path = snapshot::file(dir, &scenario.id);
-                    if let Err(e) = std::fs::create_dir_all(dir)
-                        .and_then(|()| {
-                            let answers: Snapshot = taken
-                                .iter()
-                                .map(|(k, t)| (k.clone(), t.answer.clone()))
-                                .collect();
-                            std::fs::write(&path, snapshot::file_text(&answers))
-                        })
-                    {
+                    if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| {
+                        let answers: Snapshot = taken
+                            .iter()
+                            .map(|(k, t)| (k.clone(), t.answer.clone()))
+                            .collect();
+                        std::fs::write(&path, snapshot::file_text(&answers))
+                    }) {
                         tracing::error!("writing {}: {e}", path.display());
                     }
                 }

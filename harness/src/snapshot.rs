@@ -378,7 +378,8 @@ fn walk(step: &str, path: &str, expected: &Value, actual: &Value, out: &mut Vec<
             // has none of is a difference (an emptied member list).
             if !e.is_empty() && a.is_empty() {
                 push(out, documented, Some(expected), Some(actual));
-            } else if let (Some(Value::Object(_)), Some(Value::Object(_))) = (e.first(), a.first()) {
+            } else if let (Some(Value::Object(_)), Some(Value::Object(_))) = (e.first(), a.first())
+            {
                 walk(step, &format!("{path}/0"), &e[0], &a[0], out);
             } else if e.iter().all(|i| !i.is_object()) && a.iter().all(|i| !i.is_object()) && e != a
             {

@@ -44,6 +44,13 @@ pub struct StackOptions {
     pub seed: Option<PathBuf>,
     /// The chat-api's client, when the seed makes it: id and secret.
     pub chat_client: Option<(String, String)>,
+    /// The auth-api's signing key (default: the development Ed25519 key).
+    pub signing_key: Option<PathBuf>,
+    /// Settings of the auth-api beyond the defaults (another audience,
+    /// other lifetimes), as another implementation would choose them.
+    pub configure_auth: Option<Box<dyn FnOnce(&mut auth_api::Config) + Send>>,
+    /// Settings of the chat-api beyond the defaults.
+    pub configure_chat: Option<Box<dyn FnOnce(&mut chat_api::Config) + Send>>,
 }
 
 /// A running reference stack. Dropping it stops both services.
@@ -87,10 +94,15 @@ impl ReferenceStack {
             )
         };
         let admin_token = Secret::new(format!("admin-{}", Uuid::new_v4().simple()));
-        let mut auth_config = auth_api::Config::local(dev_key_path());
+        let key_path = options.signing_key.unwrap_or_else(dev_key_path);
+        let mut auth_config = auth_api::Config::local(key_path.clone());
         auth_config.database_url = postgres.as_ref().map(|p| p.url().to_owned());
         auth_config.admin_token = Some(admin_token.clone());
         auth_config.seed = options.seed;
+        if let Some(configure) = options.configure_auth {
+            configure(&mut auth_config);
+        }
+        let audience = auth_config.audience.clone();
         let auth = auth_api::Application::build(auth_config)
             .await
             .map_err(stack_error)?;
@@ -119,6 +131,10 @@ impl ReferenceStack {
 
         let mut chat_config = chat_api::Config::local(&proxy_url, &client_id, &client_secret);
         chat_config.issuer = Some(auth_url.clone());
+        chat_config.audience = audience;
+        if let Some(configure) = options.configure_chat {
+            configure(&mut chat_config);
+        }
         if let Some(mongo) = &mongo {
             chat_config.mongo_uri = Some(mongo.uri().to_owned());
             chat_config.mongo_database = mongo.name().to_owned();
@@ -148,8 +164,7 @@ impl ReferenceStack {
                 observer: Some(Observer::Local(recorder)),
                 faulty_group: Some(faulty_group),
                 signing_key: Some(
-                    reference_shared::SigningKey::from_file(&dev_key_path())
-                        .map_err(stack_error)?,
+                    reference_shared::SigningKey::from_file(&key_path).map_err(stack_error)?,
                 ),
             },
             _stops: vec![auth_stop, chat_stop],

@@ -103,7 +103,10 @@ pub fn html(report: &RunReport) -> String {
 fn summary_table(out: &mut String, report: &RunReport) {
     let mut areas: BTreeMap<&str, [Summary; 3]> = BTreeMap::new();
     for check in &report.checks {
-        let level = Level::ALL.iter().position(|l| *l == check.level).unwrap_or(0);
+        let level = Level::ALL
+            .iter()
+            .position(|l| *l == check.level)
+            .unwrap_or(0);
         areas.entry(area(&check.id)).or_default()[level].add(check.status);
     }
     out.push_str("<h2>By level and area</h2><table id=\"areas\"><tr><th>area</th>");

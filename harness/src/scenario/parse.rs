@@ -226,8 +226,12 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         let line = e.span().map_or(1, |span| line_of(text, span.start));
         error(line, e.message().to_owned())
     })?;
-    let level = Level::parse(&raw.level)
-        .ok_or_else(|| error(1, format!("level is core, strict or reference, not {:?}", raw.level)))?;
+    let level = Level::parse(&raw.level).ok_or_else(|| {
+        error(
+            1,
+            format!("level is core, strict or reference, not {:?}", raw.level),
+        )
+    })?;
     if raw.step.is_empty() {
         return Err(error(
             1,
@@ -275,12 +279,16 @@ fn step(
                 None => scenario_level,
             };
             if !id.starts_with(&format!("{level}.")) {
-                return Err(format!("check {id} is at the {level} level: its id starts with \"{level}.\""));
+                return Err(format!(
+                    "check {id} is at the {level} level: its id starts with \"{level}.\""
+                ));
             }
             let rule = raw
                 .rule
                 .or_else(|| scenario_rule.map(str::to_owned))
-                .ok_or_else(|| format!("check {id} names no rule: give the step or the scenario a `rule`"))?;
+                .ok_or_else(|| {
+                    format!("check {id} names no rule: give the step or the scenario a `rule`")
+                })?;
             crate::rules::validate(&rule, level)?;
             Some(Check { id, level, rule })
         }
@@ -448,7 +456,11 @@ fn expect(raw: RawExpect) -> Result<Expect, String> {
         Some(toml::Value::String(code)) => vec![code],
         Some(toml::Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().map(str::to_owned).ok_or("error codes are strings"))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or("error codes are strings")
+            })
             .collect::<Result<_, _>>()?,
         Some(other) => {
             return Err(format!(
@@ -627,7 +639,10 @@ expect.json = [{ path = "/members", item = { user_id = "{{alice.id}}" } }]
         );
         let error = parse(Path::new("r.toml"), &taste).unwrap_err();
         assert!(error.message.contains("reference level only"), "{error}");
-        let misfiled = GOOD.replace("check = \"core.example.members\"", "check = \"strict.example.members\"");
+        let misfiled = GOOD.replace(
+            "check = \"core.example.members\"",
+            "check = \"strict.example.members\"",
+        );
         assert!(parse(Path::new("r.toml"), &misfiled).is_err());
     }
 }

@@ -503,9 +503,10 @@ pub fn skip_required_claims() -> (AuthFault, ChatFault) {
     })
 }
 
-/// Verifiers that let a user token carry service claims (`client_id`,
-/// `scope`) and ignore them.
-pub fn ignore_service_claims_on_users() -> (AuthFault, ChatFault) {
+/// Verifiers that classify by `type` first: a user token that also
+/// carries `client_id = sub` stays the user (the contract's rule makes it a
+/// service, or the token is refused).
+pub fn users_by_type_first() -> (AuthFault, ChatFault) {
     both(|_, claims| {
         let Some(map) = claims
             .as_object_mut()
@@ -513,7 +514,120 @@ pub fn ignore_service_claims_on_users() -> (AuthFault, ChatFault) {
         else {
             return false;
         };
-        // Both removed, whichever was there.
-        map.remove("client_id").is_some() | map.remove("scope").is_some()
+        map.remove("client_id").is_some()
+    })
+}
+
+/// Verifiers that refuse a user token carrying a `scope` claim, which the
+/// contract's Principal rule says is still a user.
+pub fn refuse_scope_on_users() -> (AuthFault, ChatFault) {
+    let refuse = || {
+        from_fn(|request: Request, next: Next| async move {
+            let scoped_user = bearer(&request)
+                .and_then(|t| conformance::jwt::claims(&t))
+                .is_some_and(|c| {
+                    c.get("type") == Some(&json!("access")) && c.get("scope").is_some()
+                });
+            if scoped_user {
+                let body = json!({ "error": "invalid_token", "error_description": "a user token with a scope" });
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+                    axum::Json(body),
+                )
+                    .into_response();
+            }
+            next.run(request).await
+        })
+    };
+    let chat = refuse();
+    let auth = refuse();
+    (
+        Box::new(move |router, _| router.layer(auth)),
+        Box::new(move |router, _| router.layer(chat)),
+    )
+}
+
+/// A layer on both services that takes any token `accept` says a broken
+/// verifier would take, re-signed properly with the key at `key_path` so
+/// that the service behind it accepts it too.
+fn accepting(
+    key_path: std::path::PathBuf,
+    accept: impl Fn(&str, &SigningKey) -> bool + Send + Sync + 'static,
+) -> (AuthFault, ChatFault) {
+    let key = SigningKey::from_file(&key_path).expect("the signing key");
+    let accept = Arc::new(accept);
+    let layer = move |router: axum::Router| {
+        let key = key.clone();
+        let accept = Arc::clone(&accept);
+        router.layer(from_fn(move |mut request: Request, next: Next| {
+            let key = key.clone();
+            let accept = Arc::clone(&accept);
+            async move {
+                if let Some(token) = bearer(&request)
+                    && accept(&token, &key)
+                    && let Some(claims) = conformance::jwt::claims(&token)
+                {
+                    let header =
+                        json!({ "alg": key.algorithm_name(), "typ": "at+jwt", "kid": key.kid() });
+                    let forged = key.sign_raw(&header, &claims).expect("signing");
+                    request.headers_mut().insert(
+                        header::AUTHORIZATION,
+                        format!("Bearer {forged}").parse().expect("a header"),
+                    );
+                }
+                next.run(request).await
+            }
+        }))
+    };
+    let chat = layer.clone();
+    (
+        Box::new(move |router, _| layer(router)),
+        Box::new(move |router, _| chat(router)),
+    )
+}
+
+/// Whether a token's signature verifies with this key, whatever its `kid`.
+fn signed_by(token: &str, key: &SigningKey) -> bool {
+    let Some((message, signature)) = token.rsplit_once('.') else {
+        return false;
+    };
+    let jwk = &key.jwks().keys[0];
+    jsonwebtoken::DecodingKey::from_jwk(jwk).is_ok_and(|decoding| {
+        jsonwebtoken::crypto::verify(signature, message.as_bytes(), &decoding, key.algorithm())
+            .unwrap_or(false)
+    })
+}
+
+/// Verifiers that do not look the `kid` up: any token their one key
+/// signed passes, whatever `kid` it names.
+pub fn ignore_kid() -> (AuthFault, ChatFault) {
+    accepting(conformance::dev_key_path(), |token, key| {
+        let kid =
+            conformance::jwt::header(token).and_then(|h| h["kid"].as_str().map(str::to_owned));
+        kid.as_deref() != Some(key.kid()) && signed_by(token, key)
+    })
+}
+
+/// Verifiers that take the algorithm from the token and, for HS256, use
+/// their public key's PEM (as a key loader hands it over) as the secret.
+pub fn hmac_with_public_pem(key_name: &str) -> (AuthFault, ChatFault) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/keys");
+    let pem = std::fs::read(dir.join(format!("{key_name}.pub.pem"))).expect("the public key");
+    accepting(dir.join(format!("{key_name}.pem")), move |token, _| {
+        let hs256 = conformance::jwt::header(token).is_some_and(|h| h["alg"] == "HS256");
+        let Some((message, signature)) = token.rsplit_once('.') else {
+            return false;
+        };
+        hs256
+            && jsonwebtoken::DecodingKey::from_secret(&pem).is_ok_and(|secret| {
+                jsonwebtoken::crypto::verify(
+                    signature,
+                    message.as_bytes(),
+                    &secret,
+                    jsonwebtoken::Algorithm::HS256,
+                )
+                .unwrap_or(false)
+            })
     })
 }

@@ -12,3 +12,4 @@ mod html;
 mod observation;
 mod reference;
 mod snapshots;
+mod variant;

@@ -26,9 +26,9 @@ pub enum KeyError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The file is not a PKCS#8 PEM Ed25519 private key.
+    /// The file is not a PEM Ed25519, P-256 or RSA private key.
     #[error(
-        "the signing key {path} is not a PKCS#8 PEM Ed25519 private key ({reason}); \
+        "the signing key {path} is not a PEM Ed25519, P-256 or RSA private key ({reason}); \
          make one with `openssl genpkey -algorithm ed25519 -out key.pem`"
     )]
     Invalid {
@@ -42,17 +42,20 @@ pub enum KeyError {
     Sign(String),
 }
 
-/// The auth-api's Ed25519 signing key, with its public JWK and its `kid`
-/// (the RFC 7638 thumbprint, so the same key always has the same id).
+/// The auth-api's signing key (Ed25519 by default; P-256 and RSA keys are
+/// taken too, as other implementations use them), with its algorithm, its
+/// public JWK and its `kid` (the RFC 7638 thumbprint, so the same key
+/// always has the same id).
 #[derive(Clone)]
 pub struct SigningKey {
     kid: String,
+    algorithm: Algorithm,
     encoding: EncodingKey,
     public: Jwk,
 }
 
 impl SigningKey {
-    /// Loads a PKCS#8 PEM Ed25519 private key from a file.
+    /// Loads a PEM private key (Ed25519, P-256 or RSA) from a file.
     pub fn from_file(path: &Path) -> Result<Self, KeyError> {
         let pem = std::fs::read(path).map_err(|source| KeyError::Unreadable {
             path: path.display().to_string(),
@@ -67,26 +70,50 @@ impl SigningKey {
         })
     }
 
-    /// Parses a PKCS#8 PEM Ed25519 private key.
+    /// Parses a PEM private key: PKCS#8 Ed25519 (`EdDSA`), P-256
+    /// (`ES256`) or RSA (`RS256`).
     pub fn from_pem(pem: &[u8]) -> Result<Self, KeyError> {
         let invalid = |reason: String| KeyError::Invalid {
             path: "<memory>".to_owned(),
             reason,
         };
-        let encoding = EncodingKey::from_ed_pem(pem).map_err(|e| invalid(e.to_string()))?;
-        let mut public = Jwk::from_encoding_key(&encoding, Algorithm::EdDSA)
+        let (encoding, algorithm) = EncodingKey::from_ed_pem(pem)
+            .map(|k| (k, Algorithm::EdDSA))
+            .or_else(|_| EncodingKey::from_ec_pem(pem).map(|k| (k, Algorithm::ES256)))
+            .or_else(|_| EncodingKey::from_rsa_pem(pem).map(|k| (k, Algorithm::RS256)))
             .map_err(|e| invalid(e.to_string()))?;
+        let mut public =
+            Jwk::from_encoding_key(&encoding, algorithm).map_err(|e| invalid(e.to_string()))?;
         let kid = public
             .thumbprint(ThumbprintHash::SHA256)
             .map_err(|e| invalid(e.to_string()))?;
         public.common.key_id = Some(kid.clone());
         public.common.public_key_use = Some(PublicKeyUse::Signature);
-        public.common.key_algorithm = Some(KeyAlgorithm::EdDSA);
+        public.common.key_algorithm = Some(match algorithm {
+            Algorithm::ES256 => KeyAlgorithm::ES256,
+            Algorithm::RS256 => KeyAlgorithm::RS256,
+            _ => KeyAlgorithm::EdDSA,
+        });
         Ok(Self {
             kid,
+            algorithm,
             encoding,
             public,
         })
+    }
+
+    /// The algorithm it signs with (`EdDSA`, `ES256` or `RS256`).
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The algorithm's name as a JOSE header spells it.
+    pub fn algorithm_name(&self) -> &'static str {
+        match self.algorithm {
+            Algorithm::ES256 => "ES256",
+            Algorithm::RS256 => "RS256",
+            _ => "EdDSA",
+        }
     }
 
     /// The key's id, as published in the JWKS and in every token's header.
@@ -96,7 +123,7 @@ impl SigningKey {
 
     /// Signs a claim set as an `at+jwt` access token with this key's `kid`.
     pub fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
-        let mut header = Header::new(Algorithm::EdDSA);
+        let mut header = Header::new(self.algorithm);
         header.typ = Some(AT_JWT.to_owned());
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding)
@@ -116,7 +143,7 @@ impl SigningKey {
         };
         let message = format!("{}.{}", b64(header), b64(claims));
         let signature =
-            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, Algorithm::EdDSA)
+            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, self.algorithm)
                 .map_err(|e| KeyError::Sign(e.to_string()))?;
         Ok(format!("{message}.{signature}"))
     }
@@ -186,24 +213,39 @@ pub enum TokenError {
     MissingClaim(&'static str),
 }
 
-/// Verifies access tokens: EdDSA only, `typ` `at+jwt`, a known `kid`, the
-/// expected issuer and audience, `exp` and `nbf` with a small leeway, and
-/// the claims every token must carry.
+/// Verifies access tokens: the algorithm pinned by the key its `kid`
+/// names (never taken from the token), `typ` `at+jwt`, the expected issuer
+/// and audience, `exp` and `nbf` with a small leeway, and the claims every
+/// token must carry.
 #[derive(Clone)]
 pub struct Verifier {
-    keys: HashMap<String, DecodingKey>,
+    keys: HashMap<String, (DecodingKey, Algorithm)>,
     validation: Validation,
 }
 
 impl Verifier {
-    /// A verifier for the Ed25519 keys with a `kid` in this set; others are ignored.
+    /// A verifier for the Ed25519, P-256 and RSA keys with a `kid` in this
+    /// set; others are ignored. Each key's algorithm is pinned by its type.
     pub fn new(jwks: &Jwks, issuer: &str, audience: &str) -> Self {
+        use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
         let keys = jwks
             .keys
             .iter()
             .filter_map(|jwk| {
                 let kid = jwk.common.key_id.clone()?;
-                DecodingKey::from_jwk(jwk).ok().map(|key| (kid, key))
+                let algorithm = match &jwk.algorithm {
+                    AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
+                        Algorithm::EdDSA
+                    }
+                    AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
+                        Algorithm::ES256
+                    }
+                    AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                    _ => return None,
+                };
+                DecodingKey::from_jwk(jwk)
+                    .ok()
+                    .map(|key| (kid, (key, algorithm)))
             })
             .collect();
         let mut validation = Validation::new(Algorithm::EdDSA);
@@ -229,7 +271,10 @@ impl Verifier {
     /// Verifies a token and returns its claims.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| unreadable_header(token))?;
-        if header.alg != Algorithm::EdDSA {
+        if !matches!(
+            header.alg,
+            Algorithm::EdDSA | Algorithm::ES256 | Algorithm::RS256
+        ) {
             return Err(TokenError::Algorithm);
         }
         if !header.typ.as_deref().is_some_and(|t| {
@@ -245,27 +290,31 @@ impl Verifier {
             return Err(TokenError::KeySource);
         }
         let kid = header.kid.ok_or(TokenError::MissingKid)?;
-        let key = self.keys.get(&kid).ok_or(TokenError::UnknownKid)?;
-        let data =
-            jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
-                match e.kind() {
-                    ErrorKind::InvalidSignature => TokenError::Signature,
-                    ErrorKind::ExpiredSignature => TokenError::Expired,
-                    ErrorKind::ImmatureSignature => TokenError::NotYetValid,
-                    ErrorKind::InvalidIssuer => TokenError::Issuer,
-                    ErrorKind::InvalidAudience => TokenError::Audience,
-                    ErrorKind::MissingRequiredClaim(claim) => {
-                        TokenError::MissingClaim(match claim.as_str() {
-                            "exp" => "exp",
-                            "iss" => "iss",
-                            "aud" => "aud",
-                            _ => "sub",
-                        })
-                    }
-                    ErrorKind::InvalidAlgorithm => TokenError::Algorithm,
-                    _ => TokenError::Malformed,
-                }
-            })?;
+        let (key, algorithm) = self.keys.get(&kid).ok_or(TokenError::UnknownKid)?;
+        if header.alg != *algorithm {
+            return Err(TokenError::Algorithm);
+        }
+        let mut validation = self.validation.clone();
+        validation.algorithms = vec![*algorithm];
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| match e
+            .kind()
+        {
+            ErrorKind::InvalidSignature => TokenError::Signature,
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+            ErrorKind::InvalidIssuer => TokenError::Issuer,
+            ErrorKind::InvalidAudience => TokenError::Audience,
+            ErrorKind::MissingRequiredClaim(claim) => {
+                TokenError::MissingClaim(match claim.as_str() {
+                    "exp" => "exp",
+                    "iss" => "iss",
+                    "aud" => "aud",
+                    _ => "sub",
+                })
+            }
+            ErrorKind::InvalidAlgorithm => TokenError::Algorithm,
+            _ => TokenError::Malformed,
+        })?;
         let claims = data.claims;
         if claims.iat.is_none() {
             return Err(TokenError::MissingClaim("iat"));
@@ -292,7 +341,9 @@ fn unreadable_header(token: &str) -> TokenError {
         .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
         .and_then(|header| header.get("alg").cloned());
     match alg {
-        Some(alg) if alg != "EdDSA" => TokenError::Algorithm,
+        Some(alg) if !["EdDSA", "ES256", "RS256"].contains(&alg.as_str().unwrap_or("")) => {
+            TokenError::Algorithm
+        }
         _ => TokenError::Malformed,
     }
 }
@@ -344,6 +395,49 @@ mod tests {
         let token = key.sign(&claims).unwrap();
         assert_eq!(verifier(&key).verify(&token), Ok(claims));
         assert_eq!(Verifier::kid_of(&token).as_deref(), Some(key.kid()));
+    }
+
+    #[test]
+    fn p256_and_rsa_keys_sign_and_verify_with_their_pinned_algorithm() {
+        let ec =
+            SigningKey::from_pem(include_bytes!("../../../fixtures/keys/dev-p256.pem")).unwrap();
+        let rsa =
+            SigningKey::from_pem(include_bytes!("../../../fixtures/keys/dev-rsa.pem")).unwrap();
+        assert_eq!(ec.algorithm(), Algorithm::ES256);
+        assert_eq!(rsa.algorithm(), Algorithm::RS256);
+        for key in [&ec, &rsa] {
+            let claims = Claims::user(Uuid::new_v4(), "a@example.com", &issue(now()));
+            let token = key.sign(&claims).unwrap();
+            assert_eq!(verifier(key).verify(&token), Ok(claims.clone()));
+            let json = serde_json::to_value(key.jwks()).unwrap();
+            assert!(json["keys"][0].get("d").is_none(), "{json}");
+            // The algorithm comes from the key, never from the token.
+            let mut header: serde_json::Value = serde_json::from_slice(
+                &base64::Engine::decode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    token.split('.').next().unwrap(),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            header["alg"] = serde_json::json!(if key.algorithm() == Algorithm::ES256 {
+                "RS256"
+            } else {
+                "ES256"
+            });
+            let relabelled = format!(
+                "{}.{}",
+                base64::Engine::encode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    header.to_string()
+                ),
+                token.split_once('.').unwrap().1
+            );
+            assert_eq!(
+                verifier(key).verify(&relabelled),
+                Err(TokenError::Algorithm)
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,179 @@
+//! A variant of the reference that chooses differently wherever the
+//! contract and the RFCs allow it: another audience and token lifetimes, a
+//! P-256 or RSA signing key, client ids beyond `VSCHAR` refused with 400,
+//! 401 for a service token at the chat-api, 401 `invalid_client` for
+//! credentials in the query string, a JSON body without `Content-Type`
+//! processed, an `Idempotency-Key` with a space accepted. It must pass core
+//! and strict with nothing failed and nothing skipped that the reference
+//! runs: the harness raises no false alarm on a correct implementation.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{Next, from_fn};
+use axum::response::{IntoResponse, Response};
+use conformance::scenario::Level;
+use conformance::{AuthFault, ChatFault, RunOptions, StackOptions, Status, StoreChoice};
+use serde_json::json;
+
+fn refuse(status: StatusCode, error: &str, challenge: &str, description: &str) -> Response {
+    let body = json!({ "error": error, "error_description": description });
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_str(challenge).expect("a header value"),
+    );
+    response
+}
+
+/// A JSON body that declares no type is processed as JSON.
+fn untyped_json_processed(request: &mut Request) {
+    if request.method() == Method::POST
+        && !request.uri().path().starts_with("/oauth/")
+        && !request.headers().contains_key(header::CONTENT_TYPE)
+    {
+        request.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+}
+
+/// The auth-api's other choices: ids beyond `VSCHAR` refused, credentials
+/// in the query answered 401 `invalid_client`.
+fn auth_choices() -> AuthFault {
+    Box::new(|router, _| {
+        router.layer(from_fn(|mut request: Request, next: Next| async move {
+            untyped_json_processed(&mut request);
+            let path = request.uri().path().to_owned();
+            let query = request.uri().query().unwrap_or("").to_owned();
+            if path == "/oauth/token"
+                && query
+                    .split('&')
+                    .any(|p| p.starts_with("client_id=") || p.starts_with("client_secret="))
+            {
+                return refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "Basic realm=\"variant\"",
+                    "client credentials go in the Authorization header",
+                );
+            }
+            if request.method() == Method::POST && path == "/admin/clients" {
+                let (parts, body) = request.into_parts();
+                let bytes = to_bytes(body, 4 << 20).await.unwrap_or_default();
+                let id = serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v["client_id"].as_str().map(str::to_owned));
+                if let Some(id) = id
+                    && !id.bytes().all(|b| (0x20..=0x7e).contains(&b))
+                {
+                    let body = json!({ "error": "invalid_request", "error_description": "client ids are printable ASCII" });
+                    return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+                }
+                return next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            }
+            next.run(request).await
+        }))
+    })
+}
+
+/// The chat-api's other choices: a service token is 401, an
+/// `Idempotency-Key` with spaces is taken.
+fn chat_choices() -> ChatFault {
+    Box::new(|router, _| {
+        router.layer(from_fn(|mut request: Request, next: Next| async move {
+            untyped_json_processed(&mut request);
+            let service = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .and_then(conformance::jwt::claims)
+                .is_some_and(|c| c.get("client_id").is_some());
+            if service && request.uri().path().starts_with("/api/chat/") {
+                return refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    "Bearer realm=\"variant\", error=\"invalid_token\"",
+                    "the chat-api is for users",
+                );
+            }
+            let key = request
+                .headers()
+                .get("idempotency-key")
+                .and_then(|v| v.to_str().ok())
+                .filter(|k| k.contains(' '))
+                .map(|k| k.replace(' ', "_"));
+            if let Some(key) = key
+                && let Ok(value) = HeaderValue::from_str(&key)
+            {
+                request.headers_mut().insert("idempotency-key", value);
+            }
+            next.run(request).await
+        }))
+    })
+}
+
+fn variant(key: &str) -> StackOptions {
+    StackOptions {
+        store: Some(StoreChoice::Embedded),
+        auth_fault: Some(auth_choices()),
+        chat_fault: Some(chat_choices()),
+        signing_key: Some(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../fixtures/keys/{key}")),
+        ),
+        configure_auth: Some(Box::new(|config| {
+            config.audience = "https://api.variant.example".to_owned();
+            config.user_token_ttl = 600;
+            config.service_token_ttl = 120;
+        })),
+        ..StackOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_variant_that_chooses_differently_passes_core_and_strict() {
+    for key in ["dev-p256.pem", "dev-rsa.pem"] {
+        let report = crate::helpers::run_selected(
+            variant(key),
+            RunOptions {
+                gate: Level::Strict,
+                ..RunOptions::default()
+            },
+        )
+        .await;
+        let wrong: Vec<String> = report
+            .checks
+            .iter()
+            .filter(|c| c.level <= Level::Strict && c.status != Status::Passed)
+            .map(|c| {
+                format!(
+                    "{} {}: {}\n{}",
+                    c.id,
+                    c.status.as_str(),
+                    c.message,
+                    c.actual.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{key}: {wrong:#?}");
+        assert_eq!(report.exit_code(), 0, "{key}");
+        // The variant differs from the reference where it chose otherwise:
+        // the reference level says so, and only it.
+        let failed = crate::helpers::failed(&report);
+        for id in [
+            "reference.chat.service-token-forbidden",
+            "reference.oauth.secret-in-query",
+            "reference.chat.idempotency-key-visible-ascii",
+            "reference.chat.no-content-type",
+        ] {
+            assert!(failed.contains(id), "{key}: {id} passed: {failed:?}");
+        }
+        assert!(
+            failed.iter().all(|id| id.starts_with("reference.")),
+            "{failed:?}"
+        );
+    }
+}

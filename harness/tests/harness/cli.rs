@@ -42,6 +42,7 @@ fn a_run_against_the_reference_exits_0_and_writes_both_reports() {
     for field in [
         "id",
         "level",
+        "rule",
         "status",
         "scenario",
         "step",
@@ -56,6 +57,24 @@ fn a_run_against_the_reference_exits_0_and_writes_both_reports() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.starts_with("<?xml"));
     assert_eq!(xml.matches("<testcase ").count(), checks.len());
+    assert!(
+        checks
+            .iter()
+            .all(|c| c["rule"].as_str().is_some_and(|r| !r.is_empty())),
+        "a check without its rule"
+    );
+    assert_eq!(
+        xml.matches("<property name=\"rule\"").count(),
+        checks.len(),
+        "JUnit carries each check's rule"
+    );
+    for level in ["core", "strict", "reference"] {
+        assert!(
+            report["by_level"][level]["passed"].as_u64() > Some(0),
+            "counts of {level}: {}",
+            report["by_level"]
+        );
+    }
     assert_eq!(
         xml.matches("<testsuite ").count(),
         xml.matches("</testsuite>").count()
@@ -171,4 +190,49 @@ async fn a_configuration_file_checks_a_deployment_without_admin_access() {
     assert!(stdout.contains(" 0 failed,"), "{stdout}");
     assert!(!stdout.contains(" 0 skipped"), "{stdout}");
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// Every check the harness makes names a rule it may name at its level,
+/// reports carry it, and `conformance rules` lists the contract's rules,
+/// those without a check among them.
+#[test]
+fn every_check_names_its_rule_and_rules_prints_the_matrix() {
+    let scenarios =
+        conformance::scenario::load_dir(&conformance::bundled_scenarios()).expect("they load");
+    let checks = conformance::checks(&scenarios);
+    assert!(checks.len() > 400, "{}", checks.len());
+    for (id, level, rule) in &checks {
+        assert!(
+            conformance::rules::validate(rule, *level).is_ok(),
+            "{id} ({level}) names {rule:?}"
+        );
+        assert!(id.starts_with(&format!("{level}.")), "{id} is at {level}");
+    }
+    let output = conformance().arg("rules").output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for rule in conformance::rules::CONTRACT {
+        assert!(
+            stdout.contains(rule.name),
+            "{} missing:\n{stdout}",
+            rule.name
+        );
+    }
+    assert!(
+        stdout.contains("CONTRACT Chat-API step 2  (")
+            && stdout.contains("core.chat.send.sender-mismatch"),
+        "{stdout}"
+    );
+    let unchecked = stdout
+        .split_once("without one:")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    assert!(
+        unchecked.contains("CONTRACT Auth-API: delete user"),
+        "{stdout}"
+    );
+    assert!(
+        !unchecked.contains("CONTRACT Chat-API step 2\n"),
+        "{stdout}"
+    );
 }

@@ -231,9 +231,9 @@ pub struct PublicKeyEncodings {
     /// The key material: Ed25519's `x`, an EC point `04 || x || y`, an RSA
     /// modulus.
     pub raw: Vec<u8>,
-    /// The SubjectPublicKeyInfo, DER.
+    /// The `SubjectPublicKeyInfo`, DER.
     pub der: Vec<u8>,
-    /// The SubjectPublicKeyInfo, PEM (`-----BEGIN PUBLIC KEY-----`).
+    /// The `SubjectPublicKeyInfo`, PEM (`-----BEGIN PUBLIC KEY-----`).
     pub pem: String,
 }
 

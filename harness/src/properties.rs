@@ -84,10 +84,8 @@ impl Property {
         }
     }
 
-    /// Its level: every property checks the contract, so strict.
-    pub fn level(self) -> Level {
-        Level::Strict
-    }
+    /// Their level: every property checks the contract, so strict.
+    pub const LEVEL: Level = Level::Strict;
 
     /// The rule it enforces.
     pub fn rule(self) -> &'static str {
@@ -335,7 +333,7 @@ fn check_property(
 fn base_outcome(property: Property, status: Status, message: String) -> CheckOutcome {
     CheckOutcome::generated(
         property.id().to_owned(),
-        property.level(),
+        Property::LEVEL,
         property.rule(),
         "properties (generated client ids)",
         property.title().to_owned(),

@@ -31,6 +31,11 @@ pub type AuthFault = Box<dyn FnOnce(axum::Router, &auth_api::AppState) -> axum::
 /// Turns the chat-api's router into a broken one.
 pub type ChatFault = Box<dyn FnOnce(axum::Router, &chat_api::AppState) -> axum::Router + Send>;
 
+/// Changes the auth-api's settings before it starts.
+pub type ConfigureAuth = Box<dyn FnOnce(&mut auth_api::Config) + Send>;
+/// Changes the chat-api's settings before it starts.
+pub type ConfigureChat = Box<dyn FnOnce(&mut chat_api::Config) + Send>;
+
 /// How to start the stack.
 #[derive(Default)]
 pub struct StackOptions {
@@ -48,9 +53,9 @@ pub struct StackOptions {
     pub signing_key: Option<PathBuf>,
     /// Settings of the auth-api beyond the defaults (another audience,
     /// other lifetimes), as another implementation would choose them.
-    pub configure_auth: Option<Box<dyn FnOnce(&mut auth_api::Config) + Send>>,
+    pub configure_auth: Option<ConfigureAuth>,
     /// Settings of the chat-api beyond the defaults.
-    pub configure_chat: Option<Box<dyn FnOnce(&mut chat_api::Config) + Send>>,
+    pub configure_chat: Option<ConfigureChat>,
 }
 
 /// A running reference stack. Dropping it stops both services.

@@ -552,10 +552,10 @@ pub fn refuse_scope_on_users() -> (AuthFault, ChatFault) {
 /// verifier would take, re-signed properly with the key at `key_path` so
 /// that the service behind it accepts it too.
 fn accepting(
-    key_path: std::path::PathBuf,
+    key_path: &std::path::Path,
     accept: impl Fn(&str, &SigningKey) -> bool + Send + Sync + 'static,
 ) -> (AuthFault, ChatFault) {
-    let key = SigningKey::from_file(&key_path).expect("the signing key");
+    let key = SigningKey::from_file(key_path).expect("the signing key");
     let accept = Arc::new(accept);
     let layer = move |router: axum::Router| {
         let key = key.clone();
@@ -602,7 +602,7 @@ fn signed_by(token: &str, key: &SigningKey) -> bool {
 /// Verifiers that do not look the `kid` up: any token their one key
 /// signed passes, whatever `kid` it names.
 pub fn ignore_kid() -> (AuthFault, ChatFault) {
-    accepting(conformance::dev_key_path(), |token, key| {
+    accepting(&conformance::dev_key_path(), |token, key| {
         let kid =
             conformance::jwt::header(token).and_then(|h| h["kid"].as_str().map(str::to_owned));
         kid.as_deref() != Some(key.kid()) && signed_by(token, key)
@@ -614,7 +614,7 @@ pub fn ignore_kid() -> (AuthFault, ChatFault) {
 pub fn hmac_with_public_pem(key_name: &str) -> (AuthFault, ChatFault) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/keys");
     let pem = std::fs::read(dir.join(format!("{key_name}.pub.pem"))).expect("the public key");
-    accepting(dir.join(format!("{key_name}.pem")), move |token, _| {
+    accepting(&dir.join(format!("{key_name}.pem")), move |token, _| {
         let hs256 = conformance::jwt::header(token).is_some_and(|h| h["alg"] == "HS256");
         let Some((message, signature)) = token.rsplit_once('.') else {
             return false;

@@ -125,7 +125,7 @@ fn variant(key: &str) -> StackOptions {
                 .join(format!("../fixtures/keys/{key}")),
         ),
         configure_auth: Some(Box::new(|config| {
-            config.audience = "https://api.variant.example".to_owned();
+            "https://api.variant.example".clone_into(&mut config.audience);
             config.user_token_ttl = 600;
             config.service_token_ttl = 120;
         })),

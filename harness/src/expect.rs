@@ -2,29 +2,8 @@
 
 use serde_json::Value;
 
+use crate::client::Answer;
 use crate::scenario::{Expect, JsonAssert, JsonOp, JsonType, JwtPart, Vars, render, render_value};
-
-/// An answer as the harness keeps it.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    /// Status code.
-    pub status: u16,
-    /// Headers, names lower-cased.
-    pub headers: Vec<(String, String)>,
-    /// Body text.
-    pub text: String,
-    /// Body as JSON, if it is.
-    pub json: Option<Value>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 /// Why an answer does not meet its expectations.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,18 +7,16 @@
 //! it is an error, the contract's JSON error body; input that is wrong
 //! beyond doubt must be refused with a 4xx.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use futures::StreamExt as _;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use reference_shared::Secret;
 use serde_json::{Value, json};
 
-use crate::outcome::{CheckOutcome, Status};
-use crate::redact::Secrets;
+use crate::client::{self, Client, Outgoing};
 use crate::scenario::Level;
+use crate::verdict::{Spec, Verdict};
 
 /// The contract's OpenAPI documents.
 const AUTH_API: &str = include_str!("../../reference/auth-api/openapi.json");
@@ -289,16 +287,11 @@ pub fn checks() -> Vec<(String, Level, String)> {
         .collect()
 }
 
-/// The ids of the fuzzing checks.
-pub fn check_ids() -> Vec<String> {
-    checks().into_iter().map(|(id, _, _)| id).collect()
-}
-
 /// What fuzzing needs of the target and the run.
 pub struct Context {
-    /// HTTP client; one that does not reuse connections (a server may
-    /// close one after refusing a body it did not read).
-    pub http: reqwest::Client,
+    /// The harness's client (every probe on a connection of its own: a
+    /// server may close one after refusing a body it did not read).
+    pub client: Client,
     /// The auth-api.
     pub auth_url: String,
     /// The chat-api.
@@ -311,8 +304,6 @@ pub struct Context {
     pub basic: Option<String>,
     /// The harness's group.
     pub group_id: String,
-    /// Secrets to keep out of reports.
-    pub secrets: Arc<Secrets>,
     /// Generated bodies per operation, and their seed.
     pub cases: u32,
     /// The seed of the generated bodies.
@@ -322,6 +313,7 @@ pub struct Context {
 /// One request of a case.
 #[derive(Debug, Clone)]
 struct Probe {
+    api: Api,
     what: String,
     method: reqwest::Method,
     url: String,
@@ -339,34 +331,68 @@ struct Failure {
     response: String,
 }
 
-/// Runs every selected fuzzing check.
-pub async fn run(
-    context: Context,
-    selected: impl Fn(&str) -> bool,
-    jobs: usize,
-    on_check: &(dyn Fn(&CheckOutcome) + Sync),
-) -> Vec<CheckOutcome> {
-    let context = Arc::new(context);
-    let checks: Vec<(Operation, Case)> = operations()
-        .into_iter()
-        .flat_map(|op| op.cases().into_iter().map(move |case| (op.clone(), case)))
-        .filter(|(op, case)| selected(&op.check_id(*case)))
-        .collect();
-    futures::stream::iter(checks)
-        .map(|(op, case)| {
-            let context = Arc::clone(&context);
-            async move {
-                let outcome = check(&context, &op, case).await;
-                on_check(&outcome);
-                outcome
-            }
-        })
-        .buffer_unordered(jobs.max(1))
-        .collect()
-        .await
+/// One fuzzing check: a kind of bad input at one operation.
+#[derive(Debug, Clone)]
+pub struct FuzzCheck {
+    op: Operation,
+    case: Case,
 }
 
-async fn check(context: &Context, op: &Operation, case: Case) -> CheckOutcome {
+impl FuzzCheck {
+    /// The check it is.
+    pub fn spec(&self) -> Spec {
+        Spec::generated(
+            &self.op.check_id(self.case),
+            Level::Strict,
+            self.case.rule(),
+            GENERATOR,
+            &format!(
+                "{}, at {} {}",
+                self.case.title(),
+                self.op.method,
+                self.op.path
+            ),
+        )
+    }
+
+    /// Whether it needs credentials that the run does not have: then it
+    /// could only show that the target refuses a caller it cannot identify,
+    /// not how it treats the bad input.
+    pub fn unauthenticated(&self, context: &Context) -> Option<&'static str> {
+        match self.op.security {
+            Security::None => None,
+            Security::Basic => context.basic.is_none().then_some("a client's credentials"),
+            Security::Bearer if self.op.path.starts_with("/admin") => {
+                context.admin_token.is_none().then_some("the admin token")
+            }
+            Security::Bearer => context.user_token.is_none().then_some("a user token"),
+        }
+    }
+}
+
+/// The fuzzing checks whose ids `selected` takes.
+pub fn selected(selected: impl Fn(&str) -> bool) -> Vec<FuzzCheck> {
+    operations()
+        .into_iter()
+        .flat_map(|op| {
+            op.cases().into_iter().map(move |case| FuzzCheck {
+                op: op.clone(),
+                case,
+            })
+        })
+        .filter(|check| selected(&check.op.check_id(check.case)))
+        .collect()
+}
+
+/// Runs one fuzzing check: its probes in turn, stopping at the first
+/// answer that breaks the rules.
+pub async fn check(context: &Context, check: &FuzzCheck) -> Verdict {
+    let (op, case) = (&check.op, check.case);
+    if let Some(missing) = check.unauthenticated(context) {
+        return Verdict::skipped(format!(
+            "needs {missing}: without it every probe is refused before its input is read"
+        ));
+    }
     let started = Instant::now();
     let probes = probes(context, op, case);
     let count = probes.len();
@@ -377,48 +403,32 @@ async fn check(context: &Context, op: &Operation, case: Case) -> CheckOutcome {
             break;
         }
     }
-    let step = format!("{}, at {} {}", case.title(), op.method, op.path);
-    let mut outcome = match failure {
-        None => CheckOutcome::generated(
-            op.check_id(case),
-            Level::Strict,
-            case.rule(),
-            GENERATOR,
-            step,
-            Status::Passed,
-            format!("{count} request(s), each refused in the contract's error body"),
-        ),
+    let mut verdict = match failure {
+        None => Verdict::passed(format!(
+            "{count} request(s), each refused in the contract's error body"
+        )),
         Some(failure) => {
-            let mut outcome = CheckOutcome::generated(
-                op.check_id(case),
-                Level::Strict,
-                case.rule(),
-                GENERATOR,
-                step,
-                Status::Failed,
-                format!(
-                    "expected {}, got {}",
-                    failure.expected,
-                    first_line(&failure.actual)
-                ),
+            let message = format!(
+                "expected {}, got {}",
+                failure.expected,
+                first_line(&failure.actual)
             );
-            outcome.expected = Some(failure.expected);
-            outcome.actual = Some(context.secrets.redact(&failure.actual));
-            outcome.request = Some(context.secrets.redact(&failure.request));
-            outcome.response = Some(context.secrets.redact(&failure.response));
+            let mut verdict = Verdict::failed(message, failure.expected, failure.actual);
+            verdict.request = Some(failure.request);
+            verdict.response = Some(failure.response);
             if case == Case::GeneratedBodies {
-                outcome.curl = Some(format!(
+                verdict.reproduce = Some(format!(
                     "conformance run --only {} --seed {:#x} --cases {}",
                     op.check_id(case),
                     context.seed,
                     context.cases
                 ));
             }
-            outcome
+            verdict
         }
     };
-    outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    outcome
+    verdict.duration_ms = client::millis(started.elapsed());
+    verdict
 }
 
 fn first_line(text: &str) -> &str {
@@ -428,6 +438,7 @@ fn first_line(text: &str) -> &str {
 /// The requests of one case.
 fn probes(context: &Context, op: &Operation, case: Case) -> Vec<Probe> {
     let base = Probe {
+        api: op.api,
         what: String::new(),
         method: op.method.clone(),
         url: url(context, op, &[]),
@@ -821,42 +832,31 @@ fn generated_bodies(context: &Context, op: &Operation) -> Vec<Value> {
 /// Sends a probe and holds its answer to the rules.
 async fn send(context: &Context, probe: &Probe) -> Result<(), Failure> {
     let request_line = format!("{} {} ({})", probe.method, probe.url, probe.what);
-    let mut request = context
-        .http
-        .request(probe.method.clone(), &probe.url)
-        .timeout(Duration::from_secs(30));
-    for (name, value) in &probe.headers {
-        let Ok(value) = reqwest::header::HeaderValue::from_bytes(value) else {
-            continue;
-        };
-        request = request.header(name.as_str(), value);
-    }
-    if let Some((content_type, bytes)) = &probe.body {
-        if !content_type.is_empty() {
-            request = request.header("content-type", content_type.as_str());
-        }
-        request = request.body(bytes.clone());
-    }
-    let response = match request.send().await {
-        Ok(response) => response,
+    let outgoing = Outgoing {
+        service: match probe.api {
+            Api::Auth => "auth-api",
+            Api::Chat => "chat-api",
+        },
+        method: probe.method.clone(),
+        url: probe.url.clone(),
+        headers: probe.headers.clone(),
+        body: probe.body.clone(),
+        fresh_connection: true,
+    };
+    let answer = match context.client.send(&outgoing).await {
+        Ok((answer, _)) => answer,
         Err(e) => {
             return Err(Failure {
                 expected: "an answer".to_owned(),
-                actual: format!("no answer: {}", crate::runner::root_cause(&e)),
+                actual: format!("no answer: {e}"),
                 request: request_line,
                 response: String::new(),
             });
         }
     };
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let text = response.text().await.unwrap_or_default();
-    let shown = format!("{status}\n{}", text.chars().take(400).collect::<String>());
+    let status = answer.status;
+    let content_type = answer.header("content-type").unwrap_or("").to_owned();
+    let shown = answer.shown(400);
     let fail = |expected: &str| Failure {
         expected: expected.to_owned(),
         actual: shown.clone(),
@@ -873,9 +873,9 @@ async fn send(context: &Context, probe: &Probe) -> Result<(), Failure> {
             Ok(())
         };
     }
-    let body: Option<Value> = serde_json::from_str(&text).ok();
     let well_formed = content_type.starts_with("application/json")
-        && body
+        && answer
+            .json
             .as_ref()
             .is_some_and(|b| b["error"].is_string() && b["error_description"].is_string());
     if well_formed {

@@ -9,21 +9,27 @@
 //! - `provision`: the harness's users, group and clients on the target.
 //! - `stack`: the reference stack started in-process, with optional faults.
 //! - `observe`: the recorder between the chat-api and the auth-api.
-//! - `runner`: runs scenarios and decides each check.
-//! - `properties`: generated client ids, checked over HTTP with proptest.
-//! - `fuzz`: bad input for every operation of the contract's OpenAPI documents.
+//! - `runner`: schedules every source's checks and turns each verdict into
+//!   an outcome, one way; runs the scenarios' steps.
+//! - `verdict`: what a source hands the runner ([`verdict::Spec`],
+//!   [`verdict::Verdict`]) and the one conversion into a [`CheckOutcome`].
+//! - `client`: the one HTTP client every request goes through (trace
+//!   header, hop recording).
+//! - `properties`: a source: generated client ids, checked over HTTP with proptest.
+//! - `fuzz`: a source: bad input for every operation of the contract's OpenAPI documents.
 //! - `attacks`: forged and malformed tokens for the JWT attack scenarios.
 //! - `expect`: holding an answer against a step's expectations.
 //! - `rules`: the contract's rules, and which rule a check may name.
 //! - `outcome`: [`CheckOutcome`] and [`RunReport`]: failed checks are data.
 //! - `gate`: diffs between reports, baselines and expected failures.
-//! - `snapshot`: answers normalised, written and compared field by field.
+//! - `snapshot`: a source: answers normalised, written and compared field by field.
 //! - `jwt`: tokens read without verifying them.
 //! - `redact`: secrets out of every report.
 //! - `report`: terminal, JSON and JUnit output.
 //! - `error`: [`HarnessError`]: what makes the harness itself fail (exit 2).
 
 mod attacks;
+mod client;
 mod error;
 mod expect;
 mod fuzz;
@@ -41,6 +47,7 @@ pub mod scenario;
 pub mod snapshot;
 mod stack;
 mod target;
+mod verdict;
 
 pub use error::HarnessError;
 pub use observe::{HOPS_PATH, Hop, Observer, Recorder, serve_proxy};

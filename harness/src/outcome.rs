@@ -80,44 +80,6 @@ pub struct CheckOutcome {
     pub diagram: Option<String>,
 }
 
-impl CheckOutcome {
-    /// The outcome of a generated check (properties, fuzzing): no scenario
-    /// file, so `line` is 0 and `scenario` names the generator.
-    pub fn generated(
-        id: String,
-        level: Level,
-        rule: &str,
-        generator: &str,
-        step: String,
-        status: Status,
-        message: String,
-    ) -> Self {
-        Self {
-            scenario_id: id
-                .rsplit_once('.')
-                .map_or(id.as_str(), |(s, _)| s)
-                .to_owned(),
-            id,
-            level,
-            rule: rule.to_owned(),
-            status,
-            scenario: generator.to_owned(),
-            step,
-            line: 0,
-            message,
-            expected: None,
-            actual: None,
-            request: None,
-            response: None,
-            curl: None,
-            duration_ms: 0,
-            expected_failure: None,
-            hops: Vec::new(),
-            diagram: None,
-        }
-    }
-}
-
 /// The counts of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {

@@ -20,12 +20,17 @@ use std::time::Instant;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use reference_shared::Secret;
+use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::outcome::{CheckOutcome, Status};
-use crate::redact::Secrets;
+use crate::client::{self, Answer, Client, Outgoing};
+use crate::outcome::Status;
 use crate::scenario::Level;
+use crate::verdict::{Spec, Verdict};
+
+/// Where the property checks come from, in reports.
+const GENERATOR: &str = "properties (generated client ids)";
 
 /// How many cases each property tries, and from which seed.
 #[derive(Debug, Clone, Copy)]
@@ -213,8 +218,8 @@ impl Failure {
 /// What the properties need of the target and the run.
 #[derive(Clone)]
 pub struct Context {
-    /// HTTP client.
-    pub http: reqwest::Client,
+    /// The harness's client.
+    pub client: Client,
     /// The auth-api.
     pub auth_url: String,
     /// The chat-api.
@@ -225,8 +230,6 @@ pub struct Context {
     pub group_id: String,
     /// This run's id.
     pub run: String,
-    /// Secrets to keep out of reports.
-    pub secrets: Arc<Secrets>,
 }
 
 /// What the contract lets a server answer to registering an id.
@@ -263,40 +266,46 @@ struct PropertyRun {
     failures: Mutex<Vec<(Subject, Failure)>>,
 }
 
-/// Runs every selected property and returns one outcome each.
-pub async fn run(
-    context: Context,
-    options: PropertyOptions,
-    selected: impl Fn(Property) -> bool,
-    on_check: &(dyn Fn(&CheckOutcome) + Sync),
-) -> Vec<CheckOutcome> {
+/// The check a property is.
+pub fn spec(property: Property) -> Spec {
+    Spec::generated(
+        property.id(),
+        Property::LEVEL,
+        property.rule(),
+        GENERATOR,
+        property.title(),
+    )
+}
+
+/// Checks one property over `options.cases` generated client ids. proptest
+/// runs on a blocking thread and drives each case's requests on this
+/// runtime; a task that dies is a failure that says so, never a check that
+/// vanishes from the report.
+pub async fn check(context: Context, property: Property, options: PropertyOptions) -> Verdict {
     let handle = tokio::runtime::Handle::current();
-    let mut tasks = Vec::new();
-    for property in Property::ALL.into_iter().filter(|p| selected(*p)) {
-        let state = Arc::new(PropertyRun {
-            context: context.clone(),
-            property,
-            registered: Mutex::new(HashMap::new()),
-            look_alike_users: Mutex::new(HashMap::new()),
-            failures: Mutex::new(Vec::new()),
-        });
-        let handle = handle.clone();
-        tasks.push(tokio::task::spawn_blocking(move || {
+    let state = Arc::new(PropertyRun {
+        context,
+        property,
+        registered: Mutex::new(HashMap::new()),
+        look_alike_users: Mutex::new(HashMap::new()),
+        failures: Mutex::new(Vec::new()),
+    });
+    let task = {
+        let state = Arc::clone(&state);
+        tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let result = check_property(&state, options, &handle);
-            (state, result, started.elapsed())
-        }));
+            (result, started.elapsed())
+        })
+    };
+    match task.await {
+        Ok((result, elapsed)) => verdict(&state, options, result, elapsed),
+        Err(e) => Verdict::failed(
+            format!("the property's run died: {e}"),
+            "the property checked",
+            e.to_string(),
+        ),
     }
-    let mut outcomes = Vec::new();
-    for task in tasks {
-        let Ok((state, result, elapsed)) = task.await else {
-            continue;
-        };
-        let outcome = outcome(&state, options, result, elapsed);
-        on_check(&outcome);
-        outcomes.push(outcome);
-    }
-    outcomes
 }
 
 /// proptest's runner is synchronous: it runs on a blocking thread and
@@ -330,52 +339,31 @@ fn check_property(
     })
 }
 
-fn base_outcome(property: Property, status: Status, message: String) -> CheckOutcome {
-    CheckOutcome::generated(
-        property.id().to_owned(),
-        Property::LEVEL,
-        property.rule(),
-        "properties (generated client ids)",
-        property.title().to_owned(),
-        status,
-        message,
-    )
-}
-
-/// The outcome of a property the target cannot run.
-pub fn skipped(property: Property, why: &str) -> CheckOutcome {
-    base_outcome(property, Status::Skipped, why.to_owned())
-}
-
-fn outcome(
+fn verdict(
     state: &PropertyRun,
     options: PropertyOptions,
     result: Result<(), TestError<Subject>>,
     elapsed: std::time::Duration,
-) -> CheckOutcome {
+) -> Verdict {
     let property = state.property;
-    let secrets = &state.context.secrets;
     let rerun = format!(
         "conformance run --only {} --seed {:#x} --cases {}",
         property.id(),
         options.seed,
         options.cases
     );
-    let mut outcome = base_outcome(
-        property,
-        Status::Passed,
-        format!(
+    let mut verdict = match result {
+        Ok(()) => Verdict::passed(format!(
             "held for {} generated client ids (seed {:#x})",
             options.cases, options.seed
-        ),
-    );
-    outcome.duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-    match result {
-        Ok(()) => {}
+        )),
         Err(TestError::Abort(reason)) => {
-            outcome.status = Status::Failed;
-            outcome.message =
-                secrets.redact(&format!("the property could not run: {reason}; {rerun}"));
+            let mut verdict = Verdict::new(
+                Status::Failed,
+                format!("the property could not run: {reason}"),
+            );
+            verdict.reproduce = Some(rerun);
+            verdict
         }
         Err(TestError::Fail(_, subject)) => {
             let failures = state
@@ -388,21 +376,24 @@ fn outcome(
                 .find(|(s, _)| *s == subject)
                 .or(failures.last())
                 .map_or_else(|| Failure::plain("failed"), |(_, f)| f.clone());
-            outcome.status = Status::Failed;
-            outcome.message = secrets.redact(&format!(
-                "fails for the client id shape {} (shrunk; seed {:#x}): {}",
-                ShapeDisplay(&subject),
-                options.seed,
-                failure.reason
-            ));
-            outcome.expected = Some(secrets.redact(&failure.expected)).filter(|e| !e.is_empty());
-            outcome.actual = Some(secrets.redact(&failure.actual));
-            outcome.request = failure.request.map(|r| secrets.redact(&r));
-            outcome.response = failure.response.map(|r| secrets.redact(&r));
-            outcome.curl = Some(rerun);
+            let mut verdict = Verdict::failed(
+                format!(
+                    "fails for the client id shape {} (shrunk; seed {:#x}): {}",
+                    ShapeDisplay(&subject),
+                    options.seed,
+                    failure.reason
+                ),
+                failure.expected,
+                failure.actual,
+            );
+            verdict.request = failure.request;
+            verdict.response = failure.response;
+            verdict.reproduce = Some(rerun);
+            verdict
         }
-    }
-    outcome
+    };
+    verdict.duration_ms = client::millis(elapsed);
+    verdict
 }
 
 /// `Text(" :")` rather than proptest's `Debug`, for one-line messages.
@@ -418,20 +409,16 @@ impl fmt::Display for ShapeDisplay<'_> {
     }
 }
 
-/// An answer: status and body.
+/// An answer, with its body as JSON (`null` when it is none).
 struct Reply {
     status: u16,
     body: Value,
-    text: String,
+    answer: Answer,
 }
 
 impl Reply {
     fn shown(&self) -> String {
-        format!(
-            "{}\n{}",
-            self.status,
-            crate::runner::truncate(&self.text, 400)
-        )
+        self.answer.shown(400)
     }
 }
 
@@ -482,20 +469,13 @@ impl PropertyRun {
                 let (statuses, code) = (&[401, 403], &["invalid_token", "forbidden"]);
                 let path = format!("/api/chat/groups/{}/messages", self.context.group_id);
                 let list = self
-                    .send(
-                        self.context
-                            .http
-                            .get(format!("{}{path}", self.context.chat_url))
-                            .bearer_auth(&token),
-                    )
+                    .send(self.chat(Method::GET, &path).bearer(&token))
                     .await?;
                 Self::expect_status(&list, "GET chat messages", statuses, code)?;
                 let post = self
                     .send(
-                        self.context
-                            .http
-                            .post(format!("{}{path}", self.context.chat_url))
-                            .bearer_auth(&token)
+                        self.chat(Method::POST, &path)
+                            .bearer(&token)
                             .json(&json!({ "content": "a service is no sender" })),
                     )
                     .await?;
@@ -555,10 +535,8 @@ impl PropertyRun {
         );
         let reply = self
             .send(
-                self.context
-                    .http
-                    .post(format!("{}/admin/users", self.context.auth_url))
-                    .bearer_auth(self.context.admin.expose())
+                self.auth(Method::POST, "/admin/users")
+                    .bearer(self.context.admin.expose())
                     .json(&json!({ "email": email, "password": format!("pw-{}", Uuid::new_v4().simple()) })),
             )
             .await?;
@@ -605,10 +583,8 @@ impl PropertyRun {
         let request = format!("POST /admin/clients {{\"client_id\": {id:?}}}");
         let reply = self
             .send(
-                self.context
-                    .http
-                    .post(format!("{}/admin/clients", self.context.auth_url))
-                    .bearer_auth(self.context.admin.expose())
+                self.auth(Method::POST, "/admin/clients")
+                    .bearer(self.context.admin.expose())
                     .json(&json!({ "client_id": id, "scopes": scopes })),
             )
             .await?;
@@ -655,7 +631,8 @@ impl PropertyRun {
         }
         let secret = Secret::new(secret.unwrap_or_default());
         self.context
-            .secrets
+            .client
+            .secrets()
             .add(secret.expose(), "$GENERATED_CLIENT_SECRET");
         let client = Registered {
             id,
@@ -687,12 +664,12 @@ impl PropertyRun {
         }
         let reply = self
             .send(
-                self.context
-                    .http
-                    .post(format!("{}/oauth/token", self.context.auth_url))
+                self.auth(Method::POST, "/oauth/token")
                     .header("authorization", basic)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(reference_shared::form::body(&form)),
+                    .body(
+                        "application/x-www-form-urlencoded",
+                        reference_shared::form::body(&form),
+                    ),
             )
             .await?;
         let request = format!("POST /oauth/token as {:?} by HTTP Basic", client.id);
@@ -701,9 +678,11 @@ impl PropertyRun {
             .filter(|_| reply.status == 200)
             .ok_or_else(|| Failure::new(&request, "200 with an access token", reply.shown(), None))?
             .to_owned();
-        self.context.secrets.add(&token, "$GENERATED_CLIENT_TOKEN");
-        let claims = crate::expect::decode_jwt_part(&token, crate::scenario::JwtPart::Claims)
-            .unwrap_or_default();
+        self.context
+            .client
+            .secrets()
+            .add(&token, "$GENERATED_CLIENT_TOKEN");
+        let claims = crate::jwt::claims(&token).unwrap_or_default();
         for claim in ["sub", "client_id"] {
             if claims[claim] != json!(client.id) {
                 return Err(Failure::new(
@@ -718,24 +697,37 @@ impl PropertyRun {
     }
 
     async fn get_auth(&self, path: &str, token: &str) -> Result<Reply, Failure> {
-        self.send(
-            self.context
-                .http
-                .get(format!("{}{path}", self.context.auth_url))
-                .bearer_auth(token),
-        )
-        .await
+        self.send(self.auth(Method::GET, path).bearer(token)).await
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Reply, Failure> {
-        let response = request
-            .send()
+    fn auth(&self, method: Method, path: &str) -> Outgoing {
+        Outgoing::new(
+            "auth-api",
+            method,
+            format!("{}{path}", self.context.auth_url),
+        )
+    }
+
+    fn chat(&self, method: Method, path: &str) -> Outgoing {
+        Outgoing::new(
+            "chat-api",
+            method,
+            format!("{}{path}", self.context.chat_url),
+        )
+    }
+
+    async fn send(&self, request: Outgoing) -> Result<Reply, Failure> {
+        let (answer, _) = self
+            .context
+            .client
+            .send(&request)
             .await
-            .map_err(|e| Failure::plain(format!("no answer: {}", e.without_url())))?;
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Ok(Reply { status, body, text })
+            .map_err(|e| Failure::plain(format!("no answer: {e}")))?;
+        Ok(Reply {
+            status: answer.status,
+            body: answer.body(),
+            answer,
+        })
     }
 
     fn expect_status(

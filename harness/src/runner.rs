@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
+use futures::future::BoxFuture;
 use tokio::sync::Mutex;
 
+use crate::client::{self, Answer, Client, Outgoing};
 use crate::error::HarnessError;
-use crate::expect::{self, Answer, Mismatch};
+use crate::expect::{self, Mismatch};
 use crate::fuzz;
 use crate::observe::{self, Hop};
 use crate::outcome::{CheckOutcome, RunReport, Status, TargetInfo};
@@ -21,6 +23,7 @@ use crate::scenario::{
 };
 use crate::snapshot::{self, Snapshot};
 use crate::target::Target;
+use crate::verdict::{self, Spec, Verdict};
 
 /// Which checks to run and what gates the exit code.
 #[derive(Debug, Clone)]
@@ -98,16 +101,10 @@ impl RunOptions {
             .into_iter()
             .filter(|p| self.selects_property(*p))
             .count();
-        let fuzz = fuzz::check_ids()
-            .iter()
-            .filter(|id| self.selects_fuzz(id))
-            .count();
+        let fuzz = fuzz::selected(|id| self.selects_fuzz(id)).len();
         scenario_checks + snapshot_checks + properties + fuzz
     }
 }
-
-/// How long one request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Checks that the target answers at all, within seconds.
 pub async fn preflight(http: &reqwest::Client, target: &Target) -> Result<(), HarnessError> {
@@ -124,7 +121,7 @@ pub async fn preflight(http: &reqwest::Client, target: &Target) -> Result<(), Ha
             let why = if e.is_timeout() {
                 "no answer within 5 s".to_owned()
             } else {
-                root_cause(&e)
+                client::root_cause(&e)
             };
             return Err(HarnessError::Unreachable(format!(
                 "the {name} at {url}: {why}"
@@ -143,23 +140,22 @@ pub async fn run(
     on_check: &(dyn Fn(&CheckOutcome) + Sync),
 ) -> Result<RunReport, HarnessError> {
     let started = Instant::now();
-    let http = reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-        .map_err(|e| HarnessError::Config(e.to_string()))?;
-    preflight(&http, target).await?;
     let secrets = Arc::new(Secrets::default());
-    let accounts = provision::accounts(&http, target, &secrets).await?;
+    let client = Client::new(Arc::clone(&secrets))?;
+    preflight(client.http(), target).await?;
+    let accounts = provision::accounts(client.http(), target, &secrets).await?;
     let mut runner = Runner {
-        http,
+        client,
         target: target.clone(),
         accounts,
-        secrets,
         tokens: Mutex::new(HashMap::new()),
         attacks: Vars::new(),
     };
     runner.attacks = runner.attack_tokens().await;
-    let selected: Vec<&Scenario> = scenarios
+    let runner = &runner;
+    // Scenarios first, then the generated checks: a generated check's
+    // requests never share an observation window with a scenario's.
+    let scenarios: Vec<Task<'_>> = scenarios
         .iter()
         .filter(|s| {
             s.checks().any(|c| options.selects(s, &c.id))
@@ -168,29 +164,37 @@ pub async fn run(
                         .iter()
                         .any(|(id, _, _)| options.selects(s, id)))
         })
+        .map(|scenario| -> Task<'_> { Box::pin(runner.scenario(scenario, options)) })
         .collect();
-    let mut outcomes: Vec<CheckOutcome> = futures::stream::iter(selected)
-        .map(|scenario| runner.scenario(scenario, options, on_check))
-        .buffer_unordered(options.jobs.max(1))
-        .flat_map(futures::stream::iter)
-        .collect()
-        .await;
-    outcomes.extend(runner.properties(options, on_check).await);
-    outcomes.extend(runner.fuzz(options, on_check).await);
+    let mut outcomes = runner.schedule(scenarios, options.jobs, on_check).await;
+    let generated = runner
+        .properties(options)
+        .into_iter()
+        .chain(runner.fuzz(options).await)
+        .collect();
+    outcomes.extend(runner.schedule(generated, options.jobs, on_check).await);
     outcomes.sort_by(|a, b| (a.scenario.as_str(), a.line).cmp(&(b.scenario.as_str(), b.line)));
-    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let info = TargetInfo {
         auth_url: target.auth_url.clone(),
         chat_url: target.chat_url.clone(),
     };
-    Ok(RunReport::new(outcomes, options.gate, info, millis))
+    Ok(RunReport::new(
+        outcomes,
+        options.gate,
+        info,
+        client::millis(started.elapsed()),
+    ))
 }
 
+/// A unit of work the runner schedules: a scenario (its steps and its
+/// snapshot checks) or one generated check. Each yields checks and what
+/// happened to them.
+type Task<'a> = BoxFuture<'a, Vec<(Spec, Verdict)>>;
+
 struct Runner {
-    http: reqwest::Client,
+    client: Client,
     target: Target,
     accounts: Accounts,
-    secrets: Arc<Secrets>,
     tokens: Mutex<HashMap<String, String>>,
     /// `attack.*` tokens; empty when they could not be built (the steps
     /// using them then fail, saying which value is missing).
@@ -278,80 +282,88 @@ struct Prepared {
 }
 
 impl Runner {
-    /// The generated property checks; skipped without the admin token,
-    /// which they need to register clients.
-    async fn properties(
+    /// Runs the tasks, `jobs` at a time, and turns every check's verdict
+    /// into its outcome, the one way outcomes are made.
+    async fn schedule(
         &self,
-        options: &RunOptions,
+        tasks: Vec<Task<'_>>,
+        jobs: usize,
         on_check: &(dyn Fn(&CheckOutcome) + Sync),
     ) -> Vec<CheckOutcome> {
-        let selected = |p: Property| options.selects_property(p);
-        let Some(admin) = &self.target.admin_token else {
-            return Property::ALL
-                .into_iter()
-                .filter(|p| selected(*p))
-                .map(|p| {
-                    let outcome = properties::skipped(
-                        p,
-                        "needs the admin token to register generated clients",
-                    );
-                    on_check(&outcome);
-                    outcome
-                })
-                .collect();
-        };
-        let context = properties::Context {
-            http: self.http.clone(),
-            auth_url: self.target.auth_url.clone(),
-            chat_url: self.target.chat_url.clone(),
-            admin: admin.clone(),
-            group_id: self.accounts.group_id.clone(),
-            run: self.accounts.run.clone(),
-            secrets: Arc::clone(&self.secrets),
-        };
-        properties::run(context, options.properties, selected, on_check).await
+        futures::stream::iter(tasks)
+            .buffer_unordered(jobs.max(1))
+            .flat_map(futures::stream::iter)
+            .map(|(spec, verdict)| {
+                let outcome = verdict::outcome(spec, verdict, self.client.secrets());
+                on_check(&outcome);
+                outcome
+            })
+            .collect()
+            .await
     }
 
-    /// Bad input for every operation of the contract's OpenAPI documents.
-    async fn fuzz(
-        &self,
-        options: &RunOptions,
-        on_check: &(dyn Fn(&CheckOutcome) + Sync),
-    ) -> Vec<CheckOutcome> {
-        let Ok(http) = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .pool_max_idle_per_host(0)
-            .build()
-        else {
-            return Vec::new();
-        };
-        let context = fuzz::Context {
-            http,
+    /// The generated property checks, one task each; skipped without the
+    /// admin token, which they need to register clients.
+    fn properties(&self, options: &RunOptions) -> Vec<Task<'_>> {
+        let context = self
+            .target
+            .admin_token
+            .as_ref()
+            .map(|admin| properties::Context {
+                client: self.client.clone(),
+                auth_url: self.target.auth_url.clone(),
+                chat_url: self.target.chat_url.clone(),
+                admin: admin.clone(),
+                group_id: self.accounts.group_id.clone(),
+                run: self.accounts.run.clone(),
+            });
+        Property::ALL
+            .into_iter()
+            .filter(|p| options.selects_property(*p))
+            .map(|property| -> Task<'_> {
+                let context = context.clone();
+                let cases = options.properties;
+                Box::pin(async move {
+                    let verdict = match context {
+                        Some(context) => properties::check(context, property, cases).await,
+                        None => {
+                            Verdict::skipped("needs the admin token to register generated clients")
+                        }
+                    };
+                    vec![(properties::spec(property), verdict)]
+                })
+            })
+            .collect()
+    }
+
+    /// Bad input for every operation of the contract's OpenAPI documents,
+    /// one task per check.
+    async fn fuzz(&self, options: &RunOptions) -> Vec<Task<'_>> {
+        let context = Arc::new(fuzz::Context {
+            client: self.client.clone(),
             auth_url: self.target.auth_url.clone(),
             chat_url: self.target.chat_url.clone(),
             user_token: self.user_token("alice").await.ok(),
             admin_token: self.target.admin_token.clone(),
             basic: self.basic("reader").ok(),
             group_id: self.accounts.group_id.clone(),
-            secrets: Arc::clone(&self.secrets),
             cases: options.properties.cases,
             seed: options.properties.seed,
-        };
-        fuzz::run(
-            context,
-            |id| options.selects_fuzz(id),
-            options.jobs,
-            on_check,
-        )
-        .await
+        });
+        fuzz::selected(|id| options.selects_fuzz(id))
+            .into_iter()
+            .map(|check| -> Task<'_> {
+                let context = Arc::clone(&context);
+                Box::pin(async move {
+                    let verdict = fuzz::check(&context, &check).await;
+                    vec![(check.spec(), verdict)]
+                })
+            })
+            .collect()
     }
 
-    async fn scenario(
-        &self,
-        scenario: &Scenario,
-        options: &RunOptions,
-        on_check: &(dyn Fn(&CheckOutcome) + Sync),
-    ) -> Vec<CheckOutcome> {
+    /// A scenario's steps in order, then its snapshot checks.
+    async fn scenario(&self, scenario: &Scenario, options: &RunOptions) -> Vec<(Spec, Verdict)> {
         let capabilities = self.target.capabilities();
         let missing: Vec<&String> = scenario
             .needs
@@ -372,7 +384,7 @@ impl Runner {
             traces: Vec::new(),
         };
         let mut blocked: Option<String> = None;
-        let mut outcomes = Vec::new();
+        let mut results = Vec::new();
         let mut taken: BTreeMap<String, snapshot::Taken> = BTreeMap::new();
         for (index, step) in scenario.steps.iter().enumerate() {
             let selected = step
@@ -430,65 +442,53 @@ impl Runner {
                 );
             }
             let Some(check) = selected else { continue };
-            let (status, message, mismatch, trace) = match result {
-                Ok(trace) => (Status::Passed, "as expected".to_owned(), None, Some(trace)),
-                Err((status, failure)) => (
-                    status,
-                    failure.message,
-                    failure.mismatch.map(|m| *m),
-                    failure.trace.map(|t| *t),
-                ),
+            let mut verdict = match result {
+                Ok(trace) => {
+                    let mut verdict = Verdict::passed("as expected");
+                    verdict.request = Some(trace.request);
+                    verdict.hops = trace.hops;
+                    verdict
+                }
+                Err((status, failure)) => {
+                    let mut verdict = Verdict::new(status, failure.message);
+                    if let Some(mismatch) = failure.mismatch {
+                        verdict.expected = Some(mismatch.expected);
+                        verdict.actual = Some(mismatch.actual);
+                    }
+                    if let Some(trace) = failure.trace {
+                        verdict.request = Some(trace.request);
+                        verdict.response = Some(trace.response);
+                        verdict.reproduce = Some(trace.curl);
+                        verdict.hops = trace.hops;
+                    }
+                    verdict
+                }
             };
-            let outcome = CheckOutcome {
+            verdict.duration_ms = client::millis(step_started.elapsed());
+            let spec = Spec {
                 id: check.id.clone(),
                 level: check.level,
                 rule: check.rule.clone(),
-                status,
-                scenario: scenario.file.display().to_string(),
+                source: scenario.file.display().to_string(),
                 scenario_id: scenario.id.clone(),
                 step: step.name.clone(),
                 line: step.line,
-                message: self.secrets.redact(&message),
-                expected: mismatch.as_ref().map(|m| self.secrets.redact(&m.expected)),
-                actual: mismatch.as_ref().map(|m| self.secrets.redact(&m.actual)),
-                request: trace.as_ref().map(|t| t.request.clone()),
-                response: trace
-                    .as_ref()
-                    .filter(|_| status == Status::Failed)
-                    .map(|t| t.response.clone()),
-                curl: trace
-                    .as_ref()
-                    .filter(|_| status == Status::Failed)
-                    .map(|t| t.curl.clone()),
-                duration_ms: u64::try_from(step_started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                expected_failure: None,
-                hops: trace.map(|t| t.hops).unwrap_or_default(),
-                diagram: None,
             };
-            let mut outcome = outcome;
-            if outcome.status == Status::Failed && outcome.hops.len() > 1 {
-                outcome.diagram = Some(crate::report::diagram::text(&outcome.hops, true));
-            }
-            on_check(&outcome);
-            outcomes.push(outcome);
+            results.push((spec, verdict));
         }
         if missing.is_empty() {
-            for outcome in self.snapshots(scenario, &taken, options) {
-                on_check(&outcome);
-                outcomes.push(outcome);
-            }
+            results.extend(Self::snapshots(scenario, &taken, options));
         }
-        outcomes
+        results
     }
 
     /// Writes the scenario's snapshot, or holds it against the one on
     /// file, as the options say.
     fn snapshots(
-        &self,
         scenario: &Scenario,
         taken: &BTreeMap<String, snapshot::Taken>,
         options: &RunOptions,
-    ) -> Vec<CheckOutcome> {
+    ) -> Vec<(Spec, Verdict)> {
         match &options.snapshots {
             SnapshotMode::Off => Vec::new(),
             SnapshotMode::Write(dir) => {
@@ -507,83 +507,19 @@ impl Runner {
                 Vec::new()
             }
             SnapshotMode::Compare(dir) => {
-                let ids = snapshot_check_ids(scenario);
-                let selected: Vec<&(String, Level, &str)> = ids
-                    .iter()
+                let checks: Vec<(String, Level, &str)> = snapshot_check_ids(scenario)
+                    .into_iter()
                     .filter(|(id, _, _)| options.selects(scenario, id))
                     .collect();
-                if selected.is_empty() || taken.is_empty() {
+                if checks.is_empty() || taken.is_empty() {
                     return Vec::new();
                 }
-                let path = snapshot::file(dir, &scenario.id);
-                let Some(expected) = snapshot::read(&path) else {
-                    return selected
-                        .iter()
-                        .map(|(id, level, rule)| {
-                            CheckOutcome::generated(
-                                id.clone(),
-                                *level,
-                                rule,
-                                &path.display().to_string(),
-                                "the answers, field by field, against the snapshot".to_owned(),
-                                Status::Skipped,
-                                "no snapshot for this scenario".to_owned(),
-                            )
-                        })
-                        .collect();
-                };
-                let mut differences = Vec::new();
-                for (key, taken) in taken {
-                    match expected.get(key) {
-                        Some(snap) => differences.extend(snapshot::compare(
-                            key,
-                            snap,
-                            &taken.answer,
-                            &taken.allowed,
-                        )),
-                        None => differences.push(snapshot::Difference {
-                            path: format!("{key}: /"),
-                            expected: "(no such step in the snapshot)".to_owned(),
-                            actual: taken.answer.to_string(),
-                            contract: false,
-                        }),
-                    }
-                }
-                selected
-                    .iter()
-                    .map(|(id, level, rule)| {
-                        let mine: Vec<&snapshot::Difference> = differences
-                            .iter()
-                            .filter(|d| *level == Level::Reference || d.contract)
-                            .collect();
-                        let status = if mine.is_empty() {
-                            Status::Passed
-                        } else {
-                            Status::Failed
-                        };
-                        let message = if mine.is_empty() {
-                            format!("{} answer(s) match the snapshot", taken.len())
-                        } else {
-                            format!("{} difference(s) from the snapshot", mine.len())
-                        };
-                        let mut outcome = CheckOutcome::generated(
-                            id.clone(),
-                            *level,
-                            rule,
-                            &path.display().to_string(),
-                            "the answers, field by field, against the snapshot".to_owned(),
-                            status,
-                            message,
-                        );
-                        outcome.scenario_id.clone_from(&scenario.id);
-                        if !mine.is_empty() {
-                            let diff = snapshot::render(&mine);
-                            outcome.expected = Some("the snapshot's fields and types".to_owned());
-                            outcome.actual = Some(self.secrets.redact(&diff));
-                        }
-                        outcome
-                    })
-                    .collect()
+                snapshot::verdicts(
+                    &scenario.id,
+                    &checks,
+                    taken,
+                    &snapshot::file(dir, &scenario.id),
+                )
             }
         }
     }
@@ -596,9 +532,13 @@ impl Runner {
     ) -> Result<Trace, Failure> {
         let prepared = self.prepare(step, vars).await?;
         let trace_base = Trace {
-            request: format!("{} {}", prepared.method, self.secrets.redact(&prepared.url)),
+            request: format!(
+                "{} {}",
+                prepared.method,
+                self.client.secrets().redact(&prepared.url)
+            ),
             response: String::new(),
-            curl: curl_line(&prepared, &self.secrets),
+            curl: curl_line(&prepared, self.client.secrets()),
             hops: Vec::new(),
             snapshot: None,
         };
@@ -667,10 +607,10 @@ impl Runner {
             ("chat_url", self.target.chat_url.as_str()),
         ];
         Trace {
-            response: self.secrets.redact(&format!(
+            response: self.client.secrets().redact(&format!(
                 "{}\n{}",
                 answer.status,
-                truncate(&answer.text, 600)
+                client::truncate(&answer.text, 600)
             )),
             hops,
             snapshot: Some(snapshot::normalise(
@@ -678,7 +618,7 @@ impl Runner {
                 &answer.headers,
                 &answer.text,
                 &snapshot::known_values(vars, &urls),
-                &self.secrets,
+                self.client.secrets(),
             )),
             ..base
         }
@@ -691,7 +631,7 @@ impl Runner {
         let observer = self.target.observer.as_ref()?;
         let needed = step.observe.is_some() || own.iter().any(|h| h.to == "chat-api");
         Some(if needed {
-            observer.hops(&self.http).await
+            observer.hops(self.client.http()).await
         } else {
             Vec::new()
         })
@@ -805,7 +745,8 @@ impl Runner {
             return Vars::new();
         };
         let jwks = match self
-            .http
+            .client
+            .http()
             .get(format!("{}/.well-known/jwks.json", self.target.auth_url))
             .send()
             .await
@@ -895,90 +836,28 @@ impl Runner {
         })
     }
 
-    /// Sends a prepared request with a fresh `traceparent`; the answer and
-    /// the hop it made.
+    /// Sends a prepared request through the harness's client; the answer
+    /// and the hop it made.
     async fn send(&self, prepared: &Prepared, step: &Step) -> Result<(Answer, Hop), String> {
-        let (traceparent, trace) = observe::new_traceparent();
-        let mut request = self
-            .http
-            .request(prepared.method.clone(), &prepared.url)
-            .header("traceparent", traceparent);
-        for (name, value) in &prepared.headers {
-            request = request.header(name, value);
-        }
-        if let Some((content_type, body)) = &prepared.body {
-            if !content_type.is_empty()
-                && !prepared
-                    .headers
-                    .iter()
-                    .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-            {
-                request = request.header("content-type", content_type);
-            }
-            request = request.body(body.clone());
-        }
-        let started = Instant::now();
-        let started_ms = observe::now_ms();
-        let response = request.send().await.map_err(|e| root_cause(&e))?;
-        let status = response.status().as_u16();
-        let headers: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| e.without_url().to_string())?;
-        let json: Option<serde_json::Value> = serde_json::from_str(&text).ok();
-        let authorization = prepared
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-            .map(|(_, v)| v.as_str());
-        let hop = Hop {
-            from: "harness".to_owned(),
-            to: match step.request.service {
+        let outgoing = Outgoing {
+            service: match step.request.service {
                 Service::Auth => "auth-api",
                 Service::Chat => "chat-api",
-            }
-            .to_owned(),
-            method: prepared.method.to_string(),
-            path: self.secrets.redact(
-                prepared
-                    .url
-                    .split_once("://")
-                    .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
-                    .unwrap_or("/")
-                    .split('?')
-                    .next()
-                    .unwrap_or("/"),
-            ),
-            status,
-            error: json
-                .as_ref()
-                .and_then(|j| j["error"].as_str())
-                .map(str::to_owned),
-            credential: observe::credential_kind(authorization),
-            scope: None,
-            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            started_ms,
-            trace: Some(trace),
-        };
-        Ok((
-            Answer {
-                status,
-                headers,
-                text,
-                json,
             },
-            hop,
-        ))
+            method: prepared.method.clone(),
+            url: prepared.url.clone(),
+            headers: prepared
+                .headers
+                .iter()
+                .map(|(n, v)| (n.clone(), v.clone().into_bytes()))
+                .collect(),
+            body: prepared
+                .body
+                .as_ref()
+                .map(|(t, b)| (t.clone(), b.clone().into_bytes())),
+            fresh_connection: false,
+        };
+        self.client.send(&outgoing).await
     }
 
     fn client(&self, name: &str) -> Result<&provision::ClientAccount, Failure> {
@@ -991,7 +870,8 @@ impl Runner {
     fn basic(&self, name: &str) -> Result<String, Failure> {
         let client = self.client(name)?;
         let value = reference_shared::form::basic_authorization(&client.id, client.secret.expose());
-        self.secrets
+        self.client
+            .secrets()
             .add(&value, &format!("Basic ${}_BASIC", name.to_uppercase()));
         Ok(value)
     }
@@ -1008,14 +888,15 @@ impl Runner {
             .get(name)
             .ok_or_else(|| Failure::plain(format!("no user {name} among the accounts")))?;
         let token = provision::login(
-            &self.http,
+            self.client.http(),
             &self.target.auth_url,
             &user.email,
             user.password.expose(),
         )
         .await
         .map_err(|e| Failure::plain(format!("cannot log in as {name}: {e}")))?;
-        self.secrets
+        self.client
+            .secrets()
             .add(&token, &format!("${}_TOKEN", name.to_uppercase()));
         tokens.insert(key, token.clone());
         Ok(token)
@@ -1032,7 +913,8 @@ impl Runner {
             form.push(("scope".to_owned(), scope.to_owned()));
         }
         let response = self
-            .http
+            .client
+            .http()
             .post(format!("{}/oauth/token", self.target.auth_url))
             .header("Authorization", self.basic(name)?)
             .header("content-type", "application/x-www-form-urlencoded")
@@ -1055,21 +937,12 @@ impl Runner {
                 ))
             })?
             .to_owned();
-        self.secrets
+        self.client
+            .secrets()
             .add(&token, &format!("${}_TOKEN", name.to_uppercase()));
         tokens.insert(key, token.clone());
         Ok(token)
     }
-}
-
-/// The innermost cause of an error: "Connection refused (os error 111)"
-/// rather than "error sending request".
-pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 fn form_encode(pairs: &[(String, String)]) -> String {
@@ -1078,18 +951,6 @@ fn form_encode(pairs: &[(String, String)]) -> String {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     reference_shared::form::body(&pairs)
-}
-
-pub(crate) fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        format!(
-            "{}… ({} bytes)",
-            text.chars().take(max).collect::<String>(),
-            text.len()
-        )
-    }
 }
 
 /// Quotes for a POSIX shell after redacting: single quotes, unless a

@@ -29,7 +29,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use crate::scenario::Vars;
+use crate::scenario::{Level, Vars};
+use crate::verdict::{Spec, Verdict};
 
 /// Fields compared by type only, wherever they appear: free text, and
 /// values each deployment chooses (its keys, issuer, audience, cursors).
@@ -397,6 +398,71 @@ fn walk(step: &str, path: &str, expected: &Value, actual: &Value, out: &mut Vec<
             );
         }
     }
+}
+
+/// The snapshot checks of a scenario (`checks`: id, level, rule), its
+/// answers held against the snapshot file at `path`. A check at the
+/// reference level sees every difference; one at core or strict those the
+/// contract names.
+pub fn verdicts(
+    scenario_id: &str,
+    checks: &[(String, Level, &str)],
+    taken: &BTreeMap<String, Taken>,
+    path: &Path,
+) -> Vec<(Spec, Verdict)> {
+    let spec = |id: &str, level: Level, rule: &str| {
+        let mut spec = Spec::generated(
+            id,
+            level,
+            rule,
+            &path.display().to_string(),
+            "the answers, field by field, against the snapshot",
+        );
+        scenario_id.clone_into(&mut spec.scenario_id);
+        spec
+    };
+    let Some(expected) = read(path) else {
+        return checks
+            .iter()
+            .map(|(id, level, rule)| {
+                (
+                    spec(id, *level, rule),
+                    Verdict::skipped("no snapshot for this scenario"),
+                )
+            })
+            .collect();
+    };
+    let mut differences = Vec::new();
+    for (key, taken) in taken {
+        match expected.get(key) {
+            Some(snap) => differences.extend(compare(key, snap, &taken.answer, &taken.allowed)),
+            None => differences.push(Difference {
+                path: format!("{key}: /"),
+                expected: "(no such step in the snapshot)".to_owned(),
+                actual: taken.answer.to_string(),
+                contract: false,
+            }),
+        }
+    }
+    checks
+        .iter()
+        .map(|(id, level, rule)| {
+            let mine: Vec<&Difference> = differences
+                .iter()
+                .filter(|d| *level == Level::Reference || d.contract)
+                .collect();
+            let verdict = if mine.is_empty() {
+                Verdict::passed(format!("{} answer(s) match the snapshot", taken.len()))
+            } else {
+                Verdict::failed(
+                    format!("{} difference(s) from the snapshot", mine.len()),
+                    "the snapshot's fields and types",
+                    render(&mine),
+                )
+            };
+            (spec(id, *level, rule), verdict)
+        })
+        .collect()
 }
 
 /// A scenario's snapshot: step key to normalised answer.

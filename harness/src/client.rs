@@ -1,0 +1,264 @@
+//! The one way the harness talks to a target: every request of every kind
+//! of check (scenario steps, properties, fuzzing) goes through
+//! [`Client::send`], which gives it a fresh W3C `traceparent`, and answers
+//! with the [`Answer`] and the [`Hop`] it made (its path redacted), so that
+//! observation and reports see every request alike.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::error::HarnessError;
+use crate::observe::{self, Hop};
+use crate::redact::Secrets;
+
+/// How long one request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An answer as the harness keeps it.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Body text.
+    pub text: String,
+    /// Body as JSON, if it is.
+    pub json: Option<Value>,
+}
+
+impl Answer {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON, or `null`.
+    pub fn body(&self) -> Value {
+        self.json.clone().unwrap_or(Value::Null)
+    }
+
+    /// Status and body, cut to `max` characters, for reports.
+    pub fn shown(&self, max: usize) -> String {
+        format!("{}\n{}", self.status, truncate(&self.text, max))
+    }
+}
+
+/// A request to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The service it goes to, for the hop: `auth-api` or `chat-api`.
+    pub service: &'static str,
+    /// Method.
+    pub method: reqwest::Method,
+    /// The whole URL.
+    pub url: String,
+    /// Headers; values as bytes, since fuzzing sends some that are no text.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body and its content type (`""`: no `Content-Type` header).
+    pub body: Option<(String, Vec<u8>)>,
+    /// On a connection of its own: a server may close one after refusing
+    /// a body it did not read, which must not fail the next request.
+    pub fresh_connection: bool,
+}
+
+impl Outgoing {
+    /// A request without headers or body.
+    pub fn new(service: &'static str, method: reqwest::Method, url: impl Into<String>) -> Self {
+        Self {
+            service,
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+            fresh_connection: false,
+        }
+    }
+
+    /// With one more header.
+    #[must_use]
+    pub fn header(mut self, name: &str, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// With a bearer token.
+    #[must_use]
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", format!("Bearer {token}"))
+    }
+
+    /// With a JSON body.
+    #[must_use]
+    pub fn json(self, value: &Value) -> Self {
+        self.body("application/json", value.to_string())
+    }
+
+    /// With a body of this content type.
+    #[must_use]
+    pub fn body(mut self, content_type: &str, bytes: impl Into<Vec<u8>>) -> Self {
+        self.body = Some((content_type.to_owned(), bytes.into()));
+        self
+    }
+
+    /// The header's value as text, if it is set and is text.
+    pub fn header_text(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+}
+
+/// The harness's HTTP client.
+#[derive(Clone)]
+pub struct Client {
+    pooled: reqwest::Client,
+    fresh: reqwest::Client,
+    secrets: Arc<Secrets>,
+}
+
+impl Client {
+    /// A client whose hops keep these secrets out of their paths.
+    pub fn new(secrets: Arc<Secrets>) -> Result<Self, HarnessError> {
+        let build = |pool: bool| {
+            let builder = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
+            let builder = if pool {
+                builder
+            } else {
+                builder.pool_max_idle_per_host(0)
+            };
+            builder
+                .build()
+                .map_err(|e| HarnessError::Config(e.to_string()))
+        };
+        Ok(Self {
+            pooled: build(true)?,
+            fresh: build(false)?,
+            secrets,
+        })
+    }
+
+    /// The underlying client, for what is not a check (preflight,
+    /// provisioning, observation).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.pooled
+    }
+
+    /// The secrets every report keeps out.
+    pub fn secrets(&self) -> &Arc<Secrets> {
+        &self.secrets
+    }
+
+    /// Sends a request with a fresh `traceparent`; the answer and the hop
+    /// it made, or why there was no answer.
+    pub async fn send(&self, outgoing: &Outgoing) -> Result<(Answer, Hop), String> {
+        let (traceparent, trace) = observe::new_traceparent();
+        let http = if outgoing.fresh_connection {
+            &self.fresh
+        } else {
+            &self.pooled
+        };
+        let mut request = http
+            .request(outgoing.method.clone(), &outgoing.url)
+            .header("traceparent", traceparent);
+        for (name, value) in &outgoing.headers {
+            // A header value reqwest cannot carry (a newline) is left out,
+            // as no client could send it either.
+            if let Ok(value) = reqwest::header::HeaderValue::from_bytes(value) {
+                request = request.header(name.as_str(), value);
+            }
+        }
+        if let Some((content_type, bytes)) = &outgoing.body {
+            if !content_type.is_empty() && outgoing.header_text("content-type").is_none() {
+                request = request.header("content-type", content_type.as_str());
+            }
+            request = request.body(bytes.clone());
+        }
+        let started = Instant::now();
+        let started_ms = observe::now_ms();
+        let response = request.send().await.map_err(|e| root_cause(&e))?;
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        let json: Option<Value> = serde_json::from_str(&text).ok();
+        let path = outgoing
+            .url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+            .unwrap_or("/")
+            .split('?')
+            .next()
+            .unwrap_or("/");
+        let hop = Hop {
+            from: "harness".to_owned(),
+            to: outgoing.service.to_owned(),
+            method: outgoing.method.to_string(),
+            path: self.secrets.redact(path),
+            status,
+            error: json
+                .as_ref()
+                .and_then(|j| j["error"].as_str())
+                .map(str::to_owned),
+            credential: observe::credential_kind(outgoing.header_text("authorization")),
+            scope: None,
+            duration_ms: millis(started.elapsed()),
+            started_ms,
+            trace: Some(trace),
+        };
+        Ok((
+            Answer {
+                status,
+                headers,
+                text,
+                json,
+            },
+            hop,
+        ))
+    }
+}
+
+/// Milliseconds, saturated.
+pub fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The innermost cause of an error: "Connection refused (os error 111)"
+/// rather than "error sending request".
+pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// The text cut to `max` characters, saying how long it was.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        format!(
+            "{}… ({} bytes)",
+            text.chars().take(max).collect::<String>(),
+            text.len()
+        )
+    }
+}

@@ -83,6 +83,15 @@ pub const CONTRACT_FIELDS: &[&str] = &[
     "issuer",
     "token_endpoint",
     "jwks_uri",
+    "introspection_endpoint",
+    "revocation_endpoint",
+    "grant_types_supported",
+    "token_endpoint_auth_methods_supported",
+    "scopes_supported",
+    "type",
+    "jti",
+    "iss",
+    "aud",
 ];
 
 const HEADERS: &[&str] = &[

@@ -390,6 +390,11 @@ pub fn reshaped_answers() -> AuthFault {
                     }
                     return with_json(parts, &body);
                 }
+                if path == "/.well-known/oauth-authorization-server" {
+                    let (parts, mut body) = json_of(response).await;
+                    body["scopes_supported"] = json!([]);
+                    return with_json(parts, &body);
+                }
                 if path == "/auth/login" {
                     let (parts, mut body) = json_of(response).await;
                     body["expires_in"] = json!(body["expires_in"].to_string());

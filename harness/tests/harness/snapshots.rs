@@ -83,6 +83,19 @@ async fn renamed_dropped_added_and_retyped_fields_and_claims_are_named_by_path()
     );
     assert!(diff.contains("/body/access_token/<jwt>/claims/nbf\n    expected: \"<redacted>\"\n    actual:   (absent)"), "{diff}");
 
+    // A list the contract names, emptied: a contract difference, which no
+    // step of the discovery scenario asserts on its own.
+    let discovery = helpers::outcome(&report, "core.snapshot.discovery");
+    let diff = discovery.actual.as_deref().unwrap_or_default();
+    assert!(
+        diff.contains("/body/scopes_supported\n    expected: [\"groups:read\"]\n    actual:   []"),
+        "{discovery:?}"
+    );
+    assert_eq!(
+        helpers::outcome(&report, "core.discovery.metadata").status,
+        Status::Passed
+    );
+
     // What the layer left alone still matches.
     assert_eq!(
         helpers::outcome(&report, "reference.snapshot.www-authenticate").status,

@@ -3,7 +3,8 @@
 //! P-256 or RSA signing key, client ids beyond `VSCHAR` refused with 400,
 //! 401 for a service token at the chat-api, 401 `invalid_client` for
 //! credentials in the query string, a JSON body without `Content-Type`
-//! processed, an `Idempotency-Key` with a space accepted. It must pass core
+//! processed, an `Idempotency-Key` with a space accepted, 503 rather than
+//! 502 when the auth-api fails. It must pass core
 //! and strict with nothing failed and nothing skipped that the reference
 //! runs: the harness raises no false alarm on a correct implementation.
 
@@ -79,7 +80,7 @@ fn auth_choices() -> AuthFault {
 }
 
 /// The chat-api's other choices: a service token is 401, an
-/// `Idempotency-Key` with spaces is taken.
+/// `Idempotency-Key` with spaces is taken, an auth-api failure is 503.
 fn chat_choices() -> ChatFault {
     Box::new(|router, _| {
         router.layer(from_fn(|mut request: Request, next: Next| async move {
@@ -110,7 +111,12 @@ fn chat_choices() -> ChatFault {
             {
                 request.headers_mut().insert("idempotency-key", value);
             }
-            next.run(request).await
+            // An auth-api failure answered 503 where the reference says 502.
+            let mut response = next.run(request).await;
+            if response.status() == StatusCode::BAD_GATEWAY {
+                *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            }
+            response
         }))
     })
 }

@@ -19,4 +19,21 @@ pub enum HarnessError {
     /// The reference stack could not start.
     #[error("starting the reference stack: {0}")]
     Stack(String),
+    /// A kind of check could not run at all (its task died), so the report
+    /// would lack it.
+    #[error("{name} could not run: {why}")]
+    Task {
+        /// The check or scenario.
+        name: String,
+        /// What happened.
+        why: String,
+    },
+    /// A file the run was asked to write could not be written.
+    #[error("writing {path}: {why}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        why: String,
+    },
 }

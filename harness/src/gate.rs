@@ -10,8 +10,9 @@ use crate::error::HarnessError;
 pub use crate::outcome::{Change, Diff};
 use crate::outcome::{CheckOutcome, RunReport, Status};
 
-/// The difference from `old` to `new`. A check skipped in either run is
-/// neither a regression nor a fix: nothing is known about it.
+/// The difference from `old` to `new`. A check that passed and is now
+/// skipped or gone is lost: nothing is known of it any more, so it is no
+/// fix and no regression, but the gate does not take it silently.
 pub fn diff(old: &RunReport, new: &RunReport) -> Diff {
     let before: BTreeMap<&str, &CheckOutcome> =
         old.checks.iter().map(|c| (c.id.as_str(), c)).collect();
@@ -30,14 +31,22 @@ pub fn diff(old: &RunReport, new: &RunReport) -> Diff {
         match (then.status, now.status) {
             (Status::Passed, Status::Failed) => result.regressions.push(change()),
             (Status::Failed, Status::Passed) => result.fixes.push(change()),
+            (Status::Passed, Status::Skipped) => result.lost.push(change()),
             _ => {}
         }
     }
-    result.removed = before
-        .keys()
-        .filter(|id| !after.contains_key(*id))
-        .map(|id| (*id).to_owned())
-        .collect();
+    for (id, then) in &before {
+        if after.contains_key(id) {
+            continue;
+        }
+        result.removed.push((*id).to_owned());
+        if then.status == Status::Passed {
+            result.lost.push(Change {
+                id: (*id).to_owned(),
+                message: "passed in the earlier run, and is gone from this one".to_owned(),
+            });
+        }
+    }
     result
 }
 
@@ -74,6 +83,14 @@ pub fn render_diff(diff: &Diff, old: &str, new: &str) -> String {
     section(
         format!("fixes (failed in {old}, passed in {new})"),
         changes(&diff.fixes),
+    );
+    section(
+        if diff.skips_allowed {
+            format!("lost (passed in {old}, skipped or gone in {new}; accepted by --allow-skips)")
+        } else {
+            format!("lost (passed in {old}, skipped or gone in {new})")
+        },
+        changes(&diff.lost),
     );
     section("new checks".to_owned(), diff.added.clone());
     section("removed checks".to_owned(), diff.removed.clone());
@@ -130,5 +147,62 @@ impl ExpectedFailures {
             check.expected_failure = self.0.get(&check.id).cloned();
         }
         report.regate();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::TargetInfo;
+    use crate::scenario::Level;
+
+    fn report(checks: &[(&str, Status)]) -> RunReport {
+        let checks = checks
+            .iter()
+            .map(|(id, status)| {
+                serde_json::from_value(serde_json::json!({
+                    "id": id, "level": "core", "rule": "CONTRACT Auth-API: me",
+                    "status": status.as_str(), "scenario": "s.toml", "scenario_id": "core.s",
+                    "step": "a step", "line": 1, "message": "m", "duration_ms": 0
+                }))
+                .unwrap()
+            })
+            .collect();
+        let target = TargetInfo {
+            auth_url: String::new(),
+            chat_url: String::new(),
+        };
+        RunReport::new(checks, Level::Core, target, 0)
+    }
+
+    #[test]
+    fn a_check_that_passed_and_is_skipped_or_gone_fails_the_gate_unless_allowed() {
+        let before = report(&[
+            ("core.a", Status::Passed),
+            ("core.b", Status::Passed),
+            ("core.c", Status::Passed),
+            ("core.d", Status::Skipped),
+        ]);
+        let mut after = report(&[
+            ("core.a", Status::Passed),
+            ("core.b", Status::Skipped),
+            ("core.d", Status::Passed),
+        ]);
+        let found = diff(&before, &after);
+        let lost: Vec<&str> = found.lost.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(lost, ["core.b", "core.c"]);
+        assert!(found.regressions.is_empty() && found.fixes.is_empty());
+        after.baseline = Some(found.clone());
+        assert_eq!(after.exit_code(), 1);
+        let shown = render_diff(&found, "old", "new");
+        assert!(
+            shown.contains("lost (passed in old, skipped or gone in new): 2"),
+            "{shown}"
+        );
+        after.baseline = Some(Diff {
+            skips_allowed: true,
+            ..found
+        });
+        assert_eq!(after.exit_code(), 0);
     }
 }

@@ -127,6 +127,10 @@ struct RunArgs {
     /// now fails this run, whatever its level.
     #[arg(long)]
     baseline: Option<PathBuf>,
+    /// With --baseline: accept checks that passed there and are skipped or
+    /// gone now (they are still listed).
+    #[arg(long, requires = "baseline")]
+    allow_skips: bool,
     /// Checks this deployment is known to fail (`"check.id" = "reason"`
     /// lines): their failures do not gate, and their passing does.
     #[arg(long)]
@@ -277,7 +281,9 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
         expected.apply(&mut report);
     }
     if let Some(baseline) = &baseline {
-        report.baseline = Some(gate::diff(baseline, &report));
+        let mut diff = gate::diff(baseline, &report);
+        diff.skips_allowed = args.allow_skips;
+        report.baseline = Some(diff);
     }
     print!("{}", report::summary_line(&report));
     if let Some(path) = &args.json {
@@ -359,7 +365,9 @@ fn diff(old: &std::path::Path, new: &std::path::Path) -> Result<u8, HarnessError
             &new.display().to_string()
         )
     );
-    Ok(u8::from(!diff.regressions.is_empty()))
+    Ok(u8::from(
+        !diff.regressions.is_empty() || !diff.lost.is_empty(),
+    ))
 }
 
 /// A seed in decimal or `0x` hexadecimal, as failures print it.

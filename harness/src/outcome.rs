@@ -140,6 +140,13 @@ pub struct Diff {
     pub added: Vec<String>,
     /// Checks only the earlier report has.
     pub removed: Vec<String>,
+    /// Passed then, skipped or gone now: nothing is known of them any
+    /// more, which fails the gate unless skips are allowed.
+    #[serde(default)]
+    pub lost: Vec<Change>,
+    /// Whether `--allow-skips` accepted the lost checks.
+    #[serde(default)]
+    pub skips_allowed: bool,
 }
 
 /// One check whose status changed.
@@ -211,12 +218,13 @@ impl RunReport {
     }
 
     /// 0 when every gated check passed, no expected failure passed and
-    /// nothing regressed against the baseline; else 1.
+    /// nothing regressed against the baseline (a check that passed there
+    /// and is skipped or gone here counts, unless skips are allowed); else 1.
     pub fn exit_code(&self) -> i32 {
         let regressed = self
             .baseline
             .as_ref()
-            .is_some_and(|d| !d.regressions.is_empty());
+            .is_some_and(|d| !d.regressions.is_empty() || (!d.lost.is_empty() && !d.skips_allowed));
         i32::from(self.gated_failures > 0 || !self.unexpected_passes.is_empty() || regressed)
     }
 }

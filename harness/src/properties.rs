@@ -279,9 +279,13 @@ pub fn spec(property: Property) -> Spec {
 
 /// Checks one property over `options.cases` generated client ids. proptest
 /// runs on a blocking thread and drives each case's requests on this
-/// runtime; a task that dies is a failure that says so, never a check that
-/// vanishes from the report.
-pub async fn check(context: Context, property: Property, options: PropertyOptions) -> Verdict {
+/// runtime; a task that dies is an error (the run cannot say whether the
+/// property holds), never a check that vanishes from the report.
+pub async fn check(
+    context: Context,
+    property: Property,
+    options: PropertyOptions,
+) -> Result<Verdict, String> {
     let handle = tokio::runtime::Handle::current();
     let state = Arc::new(PropertyRun {
         context,
@@ -298,14 +302,8 @@ pub async fn check(context: Context, property: Property, options: PropertyOption
             (result, started.elapsed())
         })
     };
-    match task.await {
-        Ok((result, elapsed)) => verdict(&state, options, result, elapsed),
-        Err(e) => Verdict::failed(
-            format!("the property's run died: {e}"),
-            "the property checked",
-            e.to_string(),
-        ),
-    }
+    let (result, elapsed) = task.await.map_err(|e| e.to_string())?;
+    Ok(verdict(&state, options, result, elapsed))
 }
 
 /// proptest's runner is synchronous: it runs on a blocking thread and

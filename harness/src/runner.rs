@@ -166,13 +166,13 @@ pub async fn run(
         })
         .map(|scenario| -> Task<'_> { Box::pin(runner.scenario(scenario, options)) })
         .collect();
-    let mut outcomes = runner.schedule(scenarios, options.jobs, on_check).await;
+    let mut outcomes = runner.schedule(scenarios, options.jobs, on_check).await?;
     let generated = runner
         .properties(options)
         .into_iter()
         .chain(runner.fuzz(options).await)
         .collect();
-    outcomes.extend(runner.schedule(generated, options.jobs, on_check).await);
+    outcomes.extend(runner.schedule(generated, options.jobs, on_check).await?);
     outcomes.sort_by(|a, b| (a.scenario.as_str(), a.line).cmp(&(b.scenario.as_str(), b.line)));
     let info = TargetInfo {
         auth_url: target.auth_url.clone(),
@@ -189,7 +189,7 @@ pub async fn run(
 /// A unit of work the runner schedules: a scenario (its steps and its
 /// snapshot checks) or one generated check. Each yields checks and what
 /// happened to them.
-type Task<'a> = BoxFuture<'a, Vec<(Spec, Verdict)>>;
+type Task<'a> = BoxFuture<'a, Result<Vec<(Spec, Verdict)>, HarnessError>>;
 
 struct Runner {
     client: Client,
@@ -283,23 +283,25 @@ struct Prepared {
 
 impl Runner {
     /// Runs the tasks, `jobs` at a time, and turns every check's verdict
-    /// into its outcome, the one way outcomes are made.
+    /// into its outcome, the one way outcomes are made. A task that could
+    /// not run at all ends the run (exit 2) rather than leave its checks
+    /// out of the report.
     async fn schedule(
         &self,
         tasks: Vec<Task<'_>>,
         jobs: usize,
         on_check: &(dyn Fn(&CheckOutcome) + Sync),
-    ) -> Vec<CheckOutcome> {
-        futures::stream::iter(tasks)
-            .buffer_unordered(jobs.max(1))
-            .flat_map(futures::stream::iter)
-            .map(|(spec, verdict)| {
+    ) -> Result<Vec<CheckOutcome>, HarnessError> {
+        let mut results = futures::stream::iter(tasks).buffer_unordered(jobs.max(1));
+        let mut outcomes = Vec::new();
+        while let Some(result) = results.next().await {
+            for (spec, verdict) in result? {
                 let outcome = verdict::outcome(spec, verdict, self.client.secrets());
                 on_check(&outcome);
-                outcome
-            })
-            .collect()
-            .await
+                outcomes.push(outcome);
+            }
+        }
+        Ok(outcomes)
     }
 
     /// The generated property checks, one task each; skipped without the
@@ -325,12 +327,17 @@ impl Runner {
                 let cases = options.properties;
                 Box::pin(async move {
                     let verdict = match context {
-                        Some(context) => properties::check(context, property, cases).await,
+                        Some(context) => properties::check(context, property, cases)
+                            .await
+                            .map_err(|why| HarnessError::Task {
+                                name: property.id().to_owned(),
+                                why,
+                            })?,
                         None => {
                             Verdict::skipped("needs the admin token to register generated clients")
                         }
                     };
-                    vec![(properties::spec(property), verdict)]
+                    Ok(vec![(properties::spec(property), verdict)])
                 })
             })
             .collect()
@@ -356,14 +363,18 @@ impl Runner {
                 let context = Arc::clone(&context);
                 Box::pin(async move {
                     let verdict = fuzz::check(&context, &check).await;
-                    vec![(check.spec(), verdict)]
+                    Ok(vec![(check.spec(), verdict)])
                 })
             })
             .collect()
     }
 
     /// A scenario's steps in order, then its snapshot checks.
-    async fn scenario(&self, scenario: &Scenario, options: &RunOptions) -> Vec<(Spec, Verdict)> {
+    async fn scenario(
+        &self,
+        scenario: &Scenario,
+        options: &RunOptions,
+    ) -> Result<Vec<(Spec, Verdict)>, HarnessError> {
         let capabilities = self.target.capabilities();
         let missing: Vec<&String> = scenario
             .needs
@@ -477,9 +488,9 @@ impl Runner {
             results.push((spec, verdict));
         }
         if missing.is_empty() {
-            results.extend(Self::snapshots(scenario, &taken, options));
+            results.extend(Self::snapshots(scenario, &taken, options)?);
         }
-        results
+        Ok(results)
     }
 
     /// Writes the scenario's snapshot, or holds it against the one on
@@ -488,23 +499,26 @@ impl Runner {
         scenario: &Scenario,
         taken: &BTreeMap<String, snapshot::Taken>,
         options: &RunOptions,
-    ) -> Vec<(Spec, Verdict)> {
+    ) -> Result<Vec<(Spec, Verdict)>, HarnessError> {
         match &options.snapshots {
-            SnapshotMode::Off => Vec::new(),
+            SnapshotMode::Off => Ok(Vec::new()),
             SnapshotMode::Write(dir) => {
                 if !taken.is_empty() {
                     let path = snapshot::file(dir, &scenario.id);
-                    if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| {
-                        let answers: Snapshot = taken
-                            .iter()
-                            .map(|(k, t)| (k.clone(), t.answer.clone()))
-                            .collect();
-                        std::fs::write(&path, snapshot::file_text(&answers))
-                    }) {
-                        tracing::error!("writing {}: {e}", path.display());
-                    }
+                    std::fs::create_dir_all(dir)
+                        .and_then(|()| {
+                            let answers: Snapshot = taken
+                                .iter()
+                                .map(|(k, t)| (k.clone(), t.answer.clone()))
+                                .collect();
+                            std::fs::write(&path, snapshot::file_text(&answers))
+                        })
+                        .map_err(|e| HarnessError::Write {
+                            path: path.display().to_string(),
+                            why: e.to_string(),
+                        })?;
                 }
-                Vec::new()
+                Ok(Vec::new())
             }
             SnapshotMode::Compare(dir) => {
                 let checks: Vec<(String, Level, &str)> = snapshot_check_ids(scenario)
@@ -512,14 +526,14 @@ impl Runner {
                     .filter(|(id, _, _)| options.selects(scenario, id))
                     .collect();
                 if checks.is_empty() || taken.is_empty() {
-                    return Vec::new();
+                    return Ok(Vec::new());
                 }
-                snapshot::verdicts(
+                Ok(snapshot::verdicts(
                     &scenario.id,
                     &checks,
                     taken,
                     &snapshot::file(dir, &scenario.id),
-                )
+                ))
             }
         }
     }

@@ -197,6 +197,20 @@ pub struct Expect {
     pub jwt: Vec<JwtAssert>,
 }
 
+impl Expect {
+    /// Whether it asks nothing of the answer.
+    pub fn is_empty(&self) -> bool {
+        self.status.is_empty()
+            && self.error.is_empty()
+            && self.headers.is_empty()
+            && self.header_contains.is_empty()
+            && self.header_lacks.is_empty()
+            && self.header_absent.is_empty()
+            && self.json.is_empty()
+            && self.jwt.is_empty()
+    }
+}
+
 /// One assertion on a JSON value at a JSON pointer.
 #[derive(Debug, Clone)]
 pub struct JsonAssert {

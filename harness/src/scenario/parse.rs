@@ -297,13 +297,23 @@ fn step(
         }
         None => None,
     };
+    let expect = expect(raw.expect)?;
+    if let Some(check) = &check
+        && expect.is_empty()
+        && raw.observe.is_none()
+    {
+        return Err(format!(
+            "check {} expects nothing: an empty `expect` passes on any answer, a 500 included",
+            check.id
+        ));
+    }
     Ok(Step {
         line,
         name: raw.name,
         check,
         auth: auth(raw.auth)?,
         request: request(raw.request)?,
-        expect: expect(raw.expect)?,
+        expect,
         capture: raw.capture,
         observe: raw
             .observe
@@ -626,6 +636,16 @@ expect.json = [{ path = "/members", item = { user_id = "{{alice.id}}" } }]
         );
         let syntax = GOOD.replace("title = \"An example\"", "title = ");
         assert_eq!(parse(Path::new("s.toml"), &syntax).unwrap_err().line, 3);
+    }
+
+    #[test]
+    fn a_check_that_expects_nothing_is_refused() {
+        let empty = GOOD.replace(
+            "expect.status = 200\nexpect.json = [{ path = \"/members\", item = { user_id = \"{{alice.id}}\" } }]",
+            "",
+        );
+        let error = parse(Path::new("e.toml"), &empty).unwrap_err();
+        assert!(error.message.contains("expects nothing"), "{error}");
     }
 
     #[test]

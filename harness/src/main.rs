@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use conformance::gate;
-use conformance::scenario::{Level, load_dir};
+use conformance::scenario::{Level, load};
 use conformance::{
     ConfigFile, HarnessError, PropertyOptions, ReferenceStack, RunOptions, SnapshotMode,
     StackOptions, StoreChoice, Target, report,
@@ -64,17 +64,17 @@ enum Command {
     },
     /// Lists the checks the scenarios make, with level and rule.
     List {
-        /// The scenario folder.
-        #[arg(long, default_value_os_t = conformance::bundled_scenarios())]
-        scenarios: PathBuf,
+        /// A folder of a team's own scenarios, added to the bundled ones (repeatable).
+        #[arg(long)]
+        scenarios: Vec<PathBuf>,
     },
     /// Prints each rule of the contract and each RFC section and decision
     /// checked, with the checks that enforce it; then the contract's rules
     /// that no check enforces yet.
     Rules {
-        /// The scenario folder.
-        #[arg(long, default_value_os_t = conformance::bundled_scenarios())]
-        scenarios: PathBuf,
+        /// A folder of a team's own scenarios, added to the bundled ones (repeatable).
+        #[arg(long)]
+        scenarios: Vec<PathBuf>,
     },
 }
 
@@ -152,9 +152,11 @@ struct RunArgs {
     /// Write the JUnit XML report here.
     #[arg(long)]
     junit: Option<PathBuf>,
-    /// The scenario folder.
-    #[arg(long, default_value_os_t = conformance::bundled_scenarios())]
-    scenarios: PathBuf,
+    /// A folder of a team's own scenarios, added to the bundled ones
+    /// (repeatable). The bundled scenarios and snapshots are embedded in the
+    /// binary.
+    #[arg(long)]
+    scenarios: Vec<PathBuf>,
 }
 
 #[tokio::main]
@@ -179,7 +181,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessError> {
-    let scenarios = load_dir(&args.scenarios)?;
+    let scenarios = load(&args.scenarios)?;
     let external = args.auth_url.is_some() || args.config.is_some();
     if args.update_snapshots && external {
         return Err(HarnessError::Config(
@@ -188,9 +190,18 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
     }
     let snapshots = match (mode, &args.snapshots) {
         (Some(mode), _) => mode,
-        (None, _) if args.update_snapshots => SnapshotMode::Write(args.scenarios.join("snapshots")),
-        (None, Some(dir)) => SnapshotMode::Compare(dir.clone()),
-        (None, None) => SnapshotMode::Compare(args.scenarios.join("snapshots")),
+        (None, _) if args.update_snapshots => {
+            let dir = conformance::snapshot::bundled_dir();
+            if !dir.is_dir() {
+                return Err(HarnessError::Config(format!(
+                    "--update-snapshots rewrites the reference's snapshots in the source tree ({}), which is not here",
+                    dir.display()
+                )));
+            }
+            SnapshotMode::Write(dir)
+        }
+        (None, Some(dir)) => SnapshotMode::Compare(conformance::snapshot::Source::Dir(dir.clone())),
+        (None, None) => SnapshotMode::Compare(conformance::snapshot::Source::Bundled),
     };
     let level = match args.level.as_deref() {
         Some(l) => Level::parse(l).ok_or_else(|| {
@@ -379,16 +390,16 @@ fn parse_seed(text: &str) -> Result<u64, String> {
     parsed.map_err(|e| format!("{text:?} is no seed: {e}"))
 }
 
-fn list(dir: &std::path::Path) -> Result<u8, HarnessError> {
-    let scenarios = load_dir(dir)?;
+fn list(dirs: &[PathBuf]) -> Result<u8, HarnessError> {
+    let scenarios = load(dirs)?;
     for (id, level, rule) in conformance::checks(&scenarios) {
         println!("{level:9} {id}  ({rule})");
     }
     Ok(0)
 }
 
-fn rules(dir: &std::path::Path) -> Result<u8, HarnessError> {
-    let scenarios = load_dir(dir)?;
+fn rules(dirs: &[PathBuf]) -> Result<u8, HarnessError> {
+    let scenarios = load(dirs)?;
     let checks = conformance::checks(&scenarios);
     print!("{}", report::rules_matrix(&checks));
     Ok(0)

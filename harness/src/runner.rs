@@ -50,7 +50,7 @@ impl Default for RunOptions {
             tags: Vec::new(),
             jobs: 4,
             properties: PropertyOptions::default(),
-            snapshots: SnapshotMode::Compare(snapshot::bundled_dir()),
+            snapshots: SnapshotMode::Compare(snapshot::Source::Bundled),
         }
     }
 }
@@ -206,8 +206,8 @@ struct Runner {
 pub enum SnapshotMode {
     /// Nothing.
     Off,
-    /// Hold each scenario's answers against its snapshot in this folder.
-    Compare(std::path::PathBuf),
+    /// Hold each scenario's answers against its snapshot.
+    Compare(snapshot::Source),
     /// Write each scenario's answers to this folder.
     Write(std::path::PathBuf),
 }
@@ -520,7 +520,8 @@ impl Runner {
                 }
                 Ok(Vec::new())
             }
-            SnapshotMode::Compare(dir) => {
+            SnapshotMode::Compare(source) => {
+                let (expected, path) = source.load(&scenario.id);
                 let checks: Vec<(String, Level, &str)> = snapshot_check_ids(scenario)
                     .into_iter()
                     .filter(|(id, _, _)| options.selects(scenario, id))
@@ -532,7 +533,8 @@ impl Runner {
                     &scenario.id,
                     &checks,
                     taken,
-                    &snapshot::file(dir, &scenario.id),
+                    expected,
+                    &path,
                 ))
             }
         }

@@ -410,27 +410,29 @@ fn walk(step: &str, path: &str, expected: &Value, actual: &Value, out: &mut Vec<
 }
 
 /// The snapshot checks of a scenario (`checks`: id, level, rule), its
-/// answers held against the snapshot file at `path`. A check at the
+/// answers held against `expected` (read from `path`, `None` when there is
+/// none). A check at the
 /// reference level sees every difference; one at core or strict those the
 /// contract names.
 pub fn verdicts(
     scenario_id: &str,
     checks: &[(String, Level, &str)],
     taken: &BTreeMap<String, Taken>,
-    path: &Path,
+    expected: Option<Snapshot>,
+    path: &str,
 ) -> Vec<(Spec, Verdict)> {
     let spec = |id: &str, level: Level, rule: &str| {
         let mut spec = Spec::generated(
             id,
             level,
             rule,
-            &path.display().to_string(),
+            path,
             "the answers, field by field, against the snapshot",
         );
         scenario_id.clone_into(&mut spec.scenario_id);
         spec
     };
-    let Some(expected) = read(path) else {
+    let Some(expected) = expected else {
         return checks
             .iter()
             .map(|(id, level, rule)| {
@@ -485,7 +487,8 @@ pub fn step_key(index: usize, check: Option<&str>, name: &str) -> String {
     }
 }
 
-/// The committed snapshots of the reference.
+/// The committed snapshots of the reference, in the source tree (what
+/// `--update-snapshots` rewrites).
 pub fn bundled_dir() -> PathBuf {
     crate::bundled_scenarios().join("snapshots")
 }
@@ -511,12 +514,41 @@ pub fn file_text(snapshot: &Snapshot) -> String {
 
 /// Reads a `.snap` file; `None` when there is none.
 pub fn read(path: &Path) -> Option<Snapshot> {
-    let text = std::fs::read_to_string(path).ok()?;
+    parse_text(&std::fs::read_to_string(path).ok()?)
+}
+
+/// A snapshot file's text, parsed.
+pub fn parse_text(text: &str) -> Option<Snapshot> {
     let body = text
         .strip_prefix("---\n")
         .and_then(|rest| rest.split_once("\n---\n"))
-        .map_or(text.as_str(), |(_, body)| body);
+        .map_or(text, |(_, body)| body);
     serde_json::from_str(body).ok()
+}
+
+/// Where a run's snapshots come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The reference's, embedded in the binary.
+    Bundled,
+    /// A folder of `.snap` files (`conformance snapshot --out`).
+    Dir(PathBuf),
+}
+
+impl Source {
+    /// A scenario's snapshot and where it was looked for.
+    pub fn load(&self, scenario_id: &str) -> (Option<Snapshot>, String) {
+        match self {
+            Self::Bundled => (
+                crate::scenario::bundled_snapshot(scenario_id).and_then(parse_text),
+                format!("scenarios/snapshots/{scenario_id}.snap"),
+            ),
+            Self::Dir(dir) => {
+                let path = file(dir, scenario_id);
+                (read(&path), path.display().to_string())
+            }
+        }
+    }
 }
 
 #[cfg(test)]

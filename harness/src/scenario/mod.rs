@@ -9,5 +9,5 @@ pub use model::{
     Auth, Body, Check, Expect, JsonAssert, JsonOp, JsonType, JwtAssert, JwtPart, Level, Observe,
     Request, Scenario, Service, Step, Window,
 };
-pub use parse::{ScenarioError, load_dir, parse};
+pub use parse::{ScenarioError, bundled, bundled_snapshot, load, load_dir, parse};
 pub use template::{Vars, render, render_value};

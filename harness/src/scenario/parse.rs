@@ -167,6 +167,46 @@ fn is_builtin(name: &str) -> bool {
 /// Reads every `*.toml` under `dir` (recursively), sorted by path. Check ids
 /// must be unique across files.
 pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
+    parse_all(read_dir(dir)?)
+}
+
+/// The scenarios bundled with the harness, embedded in the binary at build
+/// time: the same on any machine, from any folder.
+pub fn bundled() -> Result<Vec<Scenario>, ScenarioError> {
+    parse_all(bundled_files())
+}
+
+/// The bundled scenarios and a team's own from these folders; check ids
+/// unique across all of them.
+pub fn load(extra: &[PathBuf]) -> Result<Vec<Scenario>, ScenarioError> {
+    let mut files = bundled_files();
+    for dir in extra {
+        files.extend(read_dir(dir)?);
+    }
+    parse_all(files)
+}
+
+mod bundle {
+    include!(concat!(env!("OUT_DIR"), "/bundle.rs"));
+}
+
+/// The reference's snapshot of a scenario, as bundled.
+pub fn bundled_snapshot(scenario_id: &str) -> Option<&'static str> {
+    let name = format!("snapshots/{scenario_id}.snap");
+    bundle::SNAPSHOTS
+        .iter()
+        .find(|(path, _)| *path == name)
+        .map(|(_, text)| *text)
+}
+
+fn bundled_files() -> Vec<(PathBuf, String)> {
+    bundle::SCENARIOS
+        .iter()
+        .map(|(path, text)| (Path::new("scenarios").join(path), (*text).to_owned()))
+        .collect()
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, String)>, ScenarioError> {
     let mut files = Vec::new();
     collect(dir, &mut files).map_err(|e| ScenarioError {
         file: dir.to_owned(),
@@ -174,14 +214,23 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
         message: format!("cannot read the scenarios: {e}"),
     })?;
     files.sort();
+    files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(&file).map_err(|e| ScenarioError {
+                file: file.clone(),
+                line: 0,
+                message: e.to_string(),
+            })?;
+            Ok((file, text))
+        })
+        .collect()
+}
+
+fn parse_all(files: Vec<(PathBuf, String)>) -> Result<Vec<Scenario>, ScenarioError> {
     let mut scenarios = Vec::new();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|e| ScenarioError {
-            file: file.clone(),
-            line: 0,
-            message: e.to_string(),
-        })?;
+    for (file, text) in files {
         let scenario = parse(&file, &text)?;
         for step in &scenario.steps {
             if let Some(check) = &step.check

@@ -236,3 +236,54 @@ fn every_check_names_its_rule_and_rules_prints_the_matrix() {
         "{stdout}"
     );
 }
+
+/// The scenarios, snapshots and OpenAPI documents are in the binary: a copy
+/// of it, run from an empty folder, lists every check and checks a
+/// deployment, its failures naming the bundled scenario files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installed_binary_runs_from_any_folder() {
+    let dir = temp_dir();
+    let binary = dir.join("conformance");
+    std::fs::copy(env!("CARGO_BIN_EXE_conformance"), &binary).unwrap();
+    let elsewhere = dir.join("work");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let list = std::process::Command::new(&binary)
+        .arg("list")
+        .current_dir(&elsewhere)
+        .output()
+        .unwrap();
+    assert_eq!(list.status.code(), Some(0));
+    let scenarios = conformance::scenario::bundled().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout).lines().count(),
+        conformance::checks(&scenarios).len()
+    );
+    let stack = conformance::ReferenceStack::start(conformance::StackOptions {
+        auth_fault: Some(crate::faults::seed_bug()),
+        ..conformance::StackOptions::default()
+    })
+    .await
+    .unwrap();
+    let target = stack.target.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&binary)
+            .args(["run", "--only", "core.", "--auth-url", &target.auth_url])
+            .args(["--chat-url", &target.chat_url, "--admin-token"])
+            .arg(target.admin_token.as_ref().unwrap().expose())
+            .current_dir(&elsewhere)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAILED core.members.service-token [core]")
+            && stdout.contains("scenarios/core/members.toml:"),
+        "{stdout}"
+    );
+    // The snapshots came along too.
+    assert!(stdout.contains("core.snapshot.members"), "{stdout}");
+    std::fs::remove_dir_all(dir).ok();
+}

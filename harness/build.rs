@@ -28,7 +28,11 @@ fn table(name: &str, root: &Path, paths: &[PathBuf]) -> String {
             .expect("under the root")
             .to_string_lossy()
             .replace('\\', "/");
-        let absolute = path.canonicalize().expect("a file");
+        let absolute = path
+            .canonicalize()
+            .expect("a file")
+            .to_string_lossy()
+            .into_owned();
         let _ = writeln!(text, "    ({relative:?}, include_str!({absolute:?})),");
     }
     text.push_str("];\n");

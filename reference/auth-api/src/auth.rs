@@ -34,13 +34,28 @@ pub async fn principal_of(state: &AppState, token: &str) -> Result<Principal, Ap
         .verifier()
         .verify(token)
         .map_err(|e: TokenError| ApiError::InvalidToken(e.to_string()))?;
-    let jti = claims.jti.as_deref().unwrap_or_default();
-    if state.store().is_revoked(jti).await? {
+    if is_refused(state, &claims).await? {
         return Err(ApiError::InvalidToken(
             "the token has been revoked".to_owned(),
         ));
     }
     Principal::from_claims(&claims).map_err(|e| ApiError::InvalidToken(e.to_string()))
+}
+
+/// Whether a verified token was revoked, or issued to a user or client
+/// deleted since.
+pub async fn is_refused(
+    state: &AppState,
+    claims: &reference_shared::Claims,
+) -> Result<bool, ApiError> {
+    Ok(state
+        .store()
+        .is_refused(
+            claims.jti.as_deref().unwrap_or_default(),
+            claims.sub.as_deref().unwrap_or_default(),
+            claims.iat.unwrap_or_default(),
+        )
+        .await?)
 }
 
 impl FromRequestParts<AppState> for Authenticated {

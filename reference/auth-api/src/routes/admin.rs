@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use reference_shared::{ClientId, Scope, Scopes};
 use serde::{Deserialize, Serialize};
 
@@ -137,4 +138,34 @@ pub async fn register_client(
         .await?;
     tracing::info!(client_id = %client_id, scopes = %scopes, "registered a client");
     Ok(())
+}
+
+/// `DELETE /admin/users/{id}`: 204; unknown 404. The user's memberships and
+/// owned groups go, and the user's tokens are refused from now on.
+pub async fn delete_user(
+    State(state): State<AppState>,
+    _: Admin,
+    crate::error::Path(id): crate::error::Path<uuid::Uuid>,
+) -> Result<impl IntoResponse, ApiError> {
+    if state.store().delete_user(id).await? {
+        tracing::info!(user_id = %id, "deleted a user");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("no such user".to_owned()))
+    }
+}
+
+/// `DELETE /admin/clients/{client_id}`: 204; unknown 404. The client's
+/// tokens are refused from now on.
+pub async fn delete_client(
+    State(state): State<AppState>,
+    _: Admin,
+    crate::error::Path(client_id): crate::error::Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    if state.store().delete_client(&client_id).await? {
+        tracing::info!(client_id = %client_id, "deleted a client");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("no such client".to_owned()))
+    }
 }

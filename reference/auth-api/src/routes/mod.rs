@@ -49,7 +49,9 @@ pub fn router(state: AppState) -> Router {
             delete(groups::remove_member),
         )
         .route("/admin/users", post(admin::create_user))
+        .route("/admin/users/{id}", delete(admin::delete_user))
         .route("/admin/clients", post(admin::create_client))
+        .route("/admin/clients/{client_id}", delete(admin::delete_client))
         .fallback(|| async { ApiError::NotFound("no such endpoint".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state);

@@ -246,11 +246,7 @@ pub async fn introspect(
     let Ok(principal) = Principal::from_claims(&claims) else {
         return Ok(inactive());
     };
-    if state
-        .store()
-        .is_revoked(claims.jti.as_deref().unwrap_or_default())
-        .await?
-    {
+    if crate::auth::is_refused(&state, &claims).await? {
         return Ok(inactive());
     }
     let mut answer = json!({

@@ -132,6 +132,10 @@ pub trait Users {
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError>;
     /// The user with this id.
     async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError>;
+    /// Deletes a user, the memberships and the groups (with their members)
+    /// the user owns, and refuses every token issued to the user until now;
+    /// `false` when there is no such user.
+    async fn delete_user(&self, id: Uuid) -> Result<bool, StoreError>;
 }
 
 /// OAuth clients.
@@ -142,6 +146,9 @@ pub trait Clients {
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
     /// The client with this id.
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// Deletes a client and refuses every token issued to it until now;
+    /// `false` when there is no such client.
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
 }
 
 /// Groups and their members.
@@ -168,6 +175,9 @@ pub trait Revocations {
     async fn revoke(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Whether a `jti` was revoked.
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+    /// Whether a token is refused: revoked itself, or issued (`iat`, in
+    /// seconds) before its subject was deleted. One query.
+    async fn is_refused(&self, jti: &str, subject: &str, iat: i64) -> Result<bool, StoreError>;
 }
 
 /// Everything the auth-api stores.

@@ -78,6 +78,30 @@ macro_rules! sql_store {
                 Ok(row.as_ref().map(rows::user).transpose()?)
             }
 
+            async fn delete_user(&self, user: uuid::Uuid) -> Result<bool, super::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM groups WHERE id IN \
+                     (SELECT group_id FROM members WHERE user_id = $1 AND role = 'owner')")
+                    .bind(id(user))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM members WHERE user_id = $1")
+                    .bind(id(user))
+                    .execute(&mut *tx)
+                    .await?;
+                let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(id(user))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    > 0;
+                if deleted {
+                    revoke_subject(&mut tx, &user.hyphenated().to_string()).await?;
+                }
+                tx.commit().await?;
+                Ok(deleted)
+            }
+
             async fn user_by_id(&self, user: uuid::Uuid) -> Result<Option<super::UserRecord>, super::StoreError> {
                 let row = sqlx::query("SELECT id, email, password_hash, created_at FROM users WHERE id = $1")
                     .bind(id(user))
@@ -85,6 +109,20 @@ macro_rules! sql_store {
                     .await?;
                 Ok(row.as_ref().map(rows::user).transpose()?)
             }
+        }
+
+        /// Refuses the subject's tokens issued until now, in `tx`.
+        async fn revoke_subject(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            subject: &str,
+        ) -> Result<(), super::StoreError> {
+            sqlx::query("INSERT INTO revoked_subjects (subject, revoked_at) VALUES ($1, $2) \
+                 ON CONFLICT (subject) DO UPDATE SET revoked_at = excluded.revoked_at")
+                .bind(subject)
+                .bind(super::now())
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
         }
 
         #[async_trait::async_trait]
@@ -115,6 +153,21 @@ macro_rules! sql_store {
                     .map_err(conflict_on_unique("a client with this client_id exists"))?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn delete_client(&self, client_id: &str) -> Result<bool, super::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let deleted = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+                    .bind(client_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    > 0;
+                if deleted {
+                    revoke_subject(&mut tx, client_id).await?;
+                }
+                tx.commit().await?;
+                Ok(deleted)
             }
 
             async fn client(&self, client_id: &str) -> Result<Option<super::ClientRecord>, super::StoreError> {
@@ -235,6 +288,17 @@ macro_rules! sql_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+
+            async fn is_refused(&self, jti: &str, subject: &str, iat: i64) -> Result<bool, super::StoreError> {
+                let issued = chrono::DateTime::from_timestamp(iat, 0).unwrap_or_default();
+                Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1) \
+                     OR EXISTS (SELECT 1 FROM revoked_subjects WHERE subject = $2 AND revoked_at >= $3)")
+                    .bind(jti)
+                    .bind(subject)
+                    .bind(issued)
+                    .fetch_one(&self.pool)
+                    .await?)
             }
 
             async fn is_revoked(&self, jti: &str) -> Result<bool, super::StoreError> {

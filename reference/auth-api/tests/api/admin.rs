@@ -8,7 +8,144 @@ on_both_stores!(
     clients_get_a_secret_once_and_unique_ids,
     a_client_id_equal_to_a_user_id_is_refused_but_a_look_alike_is_a_service,
     the_admin_endpoints_need_the_admin_token,
+    a_deleted_user_loses_groups_memberships_and_tokens,
+    a_deleted_client_loses_its_tokens_and_its_credentials,
 );
+
+async fn introspect(
+    app: &TestApp,
+    client: &crate::helpers::TestClient,
+    token: &str,
+) -> serde_json::Value {
+    let response = app
+        .post("/oauth/introspect")
+        .header(
+            "authorization",
+            crate::helpers::basic(&client.id, &client.secret),
+        )
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    expect_json(response, StatusCode::OK).await
+}
+
+async fn a_deleted_user_loses_groups_memberships_and_tokens(app: TestApp) {
+    let world = app.world().await;
+    let member = app
+        .post(&format!("/api/auth/groups/{}/members", world.group))
+        .bearer_auth(&world.alice.token)
+        .json(&json!({ "user_id": world.bob.id }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(member.status(), StatusCode::CREATED);
+    assert_eq!(
+        introspect(&app, &world.reader, &world.alice.token).await["active"],
+        true
+    );
+
+    let unauthorised = app
+        .delete(&format!("/admin/users/{}", world.alice.id))
+        .bearer_auth(&world.alice.token)
+        .send()
+        .await
+        .unwrap();
+    expect_error(unauthorised, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    let deleted = app
+        .delete(&format!("/admin/users/{}", world.alice.id))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
+    // Her token is refused everywhere, and introspection says so alone.
+    let me = app
+        .get("/auth/me")
+        .bearer_auth(&world.alice.token)
+        .send()
+        .await
+        .unwrap();
+    expect_error(me, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert_eq!(
+        introspect(&app, &world.reader, &world.alice.token).await,
+        json!({ "active": false })
+    );
+    // The group she owned went, with its members.
+    let service = app.service_token(&world.reader, Some("groups:read")).await;
+    let group = app
+        .get(&format!("/api/auth/groups/{}", world.group))
+        .bearer_auth(&service)
+        .send()
+        .await
+        .unwrap();
+    expect_error(group, StatusCode::NOT_FOUND, "not_found").await;
+    // Bob's token still works; he is simply in no group now.
+    let bob = app
+        .get("/auth/me")
+        .bearer_auth(&world.bob.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bob.status(), StatusCode::OK);
+
+    let again = app
+        .delete(&format!("/admin/users/{}", world.alice.id))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    expect_error(again, StatusCode::NOT_FOUND, "not_found").await;
+    let malformed = app
+        .delete("/admin/users/not-a-uuid")
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    expect_error(malformed, StatusCode::BAD_REQUEST, "invalid_request").await;
+}
+
+async fn a_deleted_client_loses_its_tokens_and_its_credentials(app: TestApp) {
+    let world = app.world().await;
+    let client = app.create_client("going/away 1", &["groups:read"]).await;
+    let token = app.service_token(&client, Some("groups:read")).await;
+    let members = format!("/api/auth/groups/{}/members", world.group);
+    let before = app.get(&members).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(before.status(), StatusCode::OK);
+
+    let deleted = app
+        .delete("/admin/clients/going%2Faway%201")
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let after = app.get(&members).bearer_auth(&token).send().await.unwrap();
+    expect_error(after, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert_eq!(
+        introspect(&app, &world.reader, &token).await,
+        json!({ "active": false })
+    );
+    let refused = app
+        .post("/oauth/token")
+        .header(
+            "authorization",
+            crate::helpers::basic(&client.id, &client.secret),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    expect_error(refused, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    let again = app
+        .delete("/admin/clients/going%2Faway%201")
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    expect_error(again, StatusCode::NOT_FOUND, "not_found").await;
+}
 
 async fn users_are_unique_by_email_in_any_case(app: TestApp) {
     let user = app.create_user("dana@example.com").await;

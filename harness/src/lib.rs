@@ -53,6 +53,7 @@ pub use error::HarnessError;
 pub use observe::{HOPS_PATH, Hop, Observer, Recorder, serve_proxy};
 pub use outcome::{CheckOutcome, RunReport, Status, Summary};
 pub use properties::PropertyOptions;
+pub use provision::{Cleanup, Created, cleanup};
 pub use runner::{RunOptions, SnapshotMode, check_ids, checks, run};
 pub use stack::{AuthFault, ChatFault, ReferenceStack, StackOptions, StoreChoice, dev_key_path};
 pub use target::{ConfigFile, Target};

@@ -127,6 +127,10 @@ struct RunArgs {
     /// now fails this run, whatever its level.
     #[arg(long)]
     baseline: Option<PathBuf>,
+    /// Keep the users, groups and clients the run made on the target (and
+    /// list them) instead of deleting them at the end.
+    #[arg(long)]
+    keep_accounts: bool,
     /// With --baseline: accept checks that passed there and are skipped or
     /// gone now (they are still listed).
     #[arg(long, requires = "baseline")]
@@ -268,6 +272,7 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
             seed: args.seed.unwrap_or_else(|| PropertyOptions::default().seed),
         },
         snapshots,
+        created: std::sync::Arc::default(),
     };
     let expected = args
         .expected_failures
@@ -284,10 +289,20 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
         .transpose()?;
     let total = options.selected_count(&scenarios);
     let progress = report::Progress::new(total);
-    let mut report = conformance::run(&scenarios, &target, &options, &|outcome| {
-        progress.check_done(outcome);
-    })
-    .await?;
+    let on_check = |outcome: &conformance::CheckOutcome| progress.check_done(outcome);
+    let run = conformance::run(&scenarios, &target, &options, &on_check);
+    // Ctrl-C stops the run but not the cleanup: the accounts it made so
+    // far are deleted before the harness exits 130.
+    let outcome = tokio::select! {
+        report = run => Some(report),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    tidy(&target, &options.created, args.keep_accounts).await;
+    let Some(report) = outcome else {
+        eprintln!("conformance: interrupted");
+        return Ok(130);
+    };
+    let mut report = report?;
     if let Some(expected) = &expected {
         expected.apply(&mut report);
     }
@@ -310,6 +325,32 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
             .map_err(|e| HarnessError::Config(format!("{}: {e}", path.display())))?;
     }
     Ok(u8::try_from(report.exit_code()).unwrap_or(1))
+}
+
+/// Deletes what the run made on the target, or with `--keep-accounts`
+/// lists it; says which on standard error.
+async fn tidy(target: &Target, created: &conformance::Created, keep: bool) {
+    let (users, clients) = created.list();
+    if users.is_empty() && clients.is_empty() {
+        return;
+    }
+    if keep {
+        eprintln!(
+            "conformance: kept the accounts it made (--keep-accounts): users {}; clients {}",
+            users.join(", "),
+            clients.join(", ")
+        );
+        return;
+    }
+    let http = reqwest::Client::new();
+    let done = conformance::cleanup(&http, target, created).await;
+    eprintln!(
+        "conformance: deleted the {} users (with their groups) and {} clients it made",
+        done.users, done.clients
+    );
+    for left in &done.left {
+        eprintln!("conformance: could not delete {left}");
+    }
 }
 
 async fn serve(store: StoreChoice) -> Result<u8, HarnessError> {

@@ -230,6 +230,8 @@ pub struct Context {
     pub group_id: String,
     /// This run's id.
     pub run: String,
+    /// Where the users and clients made here are recorded for cleanup.
+    pub created: Arc<crate::provision::Created>,
 }
 
 /// What the contract lets a server answer to registering an id.
@@ -549,6 +551,7 @@ impl PropertyRun {
                     None,
                 )
             })?;
+        self.context.created.user(&id.to_string());
         self.users().insert(spelling, id);
         Ok(id)
     }
@@ -617,6 +620,9 @@ impl PropertyRun {
                 return Ok(None);
             }
             _ => {}
+        }
+        if reply.status == 201 {
+            self.context.created.client(&id);
         }
         let secret = reply.body["client_secret"].as_str();
         if reply.status != 201 || reply.body["client_id"] != json!(id) || secret.is_none() {

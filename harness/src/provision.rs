@@ -33,6 +33,103 @@ pub struct ClientAccount {
     pub secret: Secret,
 }
 
+/// What the harness made on the target, so that it can delete it at the
+/// end of the run (or on Ctrl-C): recorded as each account is made, so a
+/// run that stops half-way still cleans up what it made.
+#[derive(Debug, Default)]
+pub struct Created {
+    users: std::sync::Mutex<Vec<String>>,
+    clients: std::sync::Mutex<Vec<String>>,
+}
+
+impl Created {
+    /// Records a user the harness made.
+    pub fn user(&self, id: &str) {
+        lock(&self.users).push(id.to_owned());
+    }
+
+    /// Records a client the harness registered.
+    pub fn client(&self, id: &str) {
+        lock(&self.clients).push(id.to_owned());
+    }
+
+    /// The users and clients made so far.
+    pub fn list(&self) -> (Vec<String>, Vec<String>) {
+        (lock(&self.users).clone(), lock(&self.clients).clone())
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What [`cleanup`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cleanup {
+    /// Users deleted (their groups went with them).
+    pub users: usize,
+    /// Clients deleted.
+    pub clients: usize,
+    /// What could not be deleted, and why.
+    pub left: Vec<String>,
+}
+
+/// Deletes everything the harness made, clients first, through the admin
+/// endpoints; an account already gone counts as deleted.
+pub async fn cleanup(http: &reqwest::Client, target: &Target, created: &Created) -> Cleanup {
+    let mut done = Cleanup::default();
+    let Some(admin) = &target.admin_token else {
+        return done;
+    };
+    let (users, clients) = created.list();
+    let delete = |path: String| {
+        let request = http
+            .delete(format!("{}{path}", target.auth_url))
+            .bearer_auth(admin.expose());
+        async move {
+            match request.send().await {
+                Ok(r)
+                    if r.status().is_success() || r.status() == reqwest::StatusCode::NOT_FOUND =>
+                {
+                    Ok(())
+                }
+                Ok(r) => Err(format!("{path}: {}", r.status())),
+                Err(e) => Err(format!("{path}: {}", e.without_url())),
+            }
+        }
+    };
+    for id in clients {
+        let path = format!("/admin/clients/{}", percent_encode(&id));
+        match delete(path).await {
+            Ok(()) => done.clients += 1,
+            Err(e) => done.left.push(e),
+        }
+    }
+    for id in users {
+        match delete(format!("/admin/users/{id}")).await {
+            Ok(()) => done.users += 1,
+            Err(e) => done.left.push(e),
+        }
+    }
+    done
+}
+
+/// A path segment percent-encoded: every byte but the unreserved ones.
+fn percent_encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Everything the scenarios refer to.
 #[derive(Debug, Clone)]
 pub struct Accounts {
@@ -126,12 +223,13 @@ pub async fn accounts(
     http: &reqwest::Client,
     target: &Target,
     secrets: &Secrets,
+    created: &Created,
 ) -> Result<Accounts, HarnessError> {
     let run = Uuid::new_v4().simple().to_string()[..12].to_owned();
     let accounts = match (&target.admin_token, &target.accounts) {
         (Some(admin), _) => {
             secrets.add(admin.expose(), "$ADMIN_TOKEN");
-            provision(http, target, admin, run).await?
+            provision(http, target, admin, run, created).await?
         }
         (None, Some(config)) => from_config(http, target, config, run).await?,
         (None, None) => {
@@ -160,6 +258,7 @@ async fn provision(
     target: &Target,
     admin: &Secret,
     run: String,
+    created: &Created,
 ) -> Result<Accounts, HarnessError> {
     let auth = &target.auth_url;
     let mut users = BTreeMap::new();
@@ -178,6 +277,7 @@ async fn provision(
             .as_str()
             .ok_or_else(|| provision_error("creating a user", &made))?
             .to_owned();
+        created.user(&id);
         users.insert(
             name.to_owned(),
             UserAccount {
@@ -226,6 +326,7 @@ async fn provision(
             &format!("creating client {name}"),
         )
         .await?;
+        created.client(&id);
         let secret = made["client_secret"].as_str().ok_or_else(|| {
             provision_error("creating a client", "no client_secret in the answer")
         })?;

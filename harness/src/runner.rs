@@ -40,6 +40,9 @@ pub struct RunOptions {
     pub properties: PropertyOptions,
     /// What to do with the snapshots of the answers.
     pub snapshots: SnapshotMode,
+    /// Where the run records the users and clients it makes on the
+    /// target, for [`crate::cleanup`].
+    pub created: Arc<provision::Created>,
 }
 
 impl Default for RunOptions {
@@ -51,6 +54,7 @@ impl Default for RunOptions {
             jobs: 4,
             properties: PropertyOptions::default(),
             snapshots: SnapshotMode::Compare(snapshot::Source::Bundled),
+            created: Arc::default(),
         }
     }
 }
@@ -143,7 +147,7 @@ pub async fn run(
     let secrets = Arc::new(Secrets::default());
     let client = Client::new(Arc::clone(&secrets))?;
     preflight(client.http(), target).await?;
-    let accounts = provision::accounts(client.http(), target, &secrets).await?;
+    let accounts = provision::accounts(client.http(), target, &secrets, &options.created).await?;
     let mut runner = Runner {
         client,
         target: target.clone(),
@@ -318,6 +322,7 @@ impl Runner {
                 admin: admin.clone(),
                 group_id: self.accounts.group_id.clone(),
                 run: self.accounts.run.clone(),
+                created: Arc::clone(&options.created),
             });
         Property::ALL
             .into_iter()

@@ -6,6 +6,7 @@ mod faults;
 mod helpers;
 
 mod catches;
+mod cleanup;
 mod cli;
 mod gating;
 mod html;

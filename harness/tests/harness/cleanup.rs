@@ -96,8 +96,7 @@ async fn keep_accounts_keeps_and_lists_them() {
     let users = stderr
         .split_once("users ")
         .and_then(|(_, rest)| rest.split_once(';'))
-        .map(|(users, _)| users.to_owned())
-        .unwrap_or_else(|| panic!("{stderr}"));
+        .map_or_else(|| panic!("{stderr}"), |(users, _)| users.to_owned());
     for id in users.split(", ") {
         let status = admin_delete(&stack, &format!("/admin/users/{id}")).await;
         assert_eq!(

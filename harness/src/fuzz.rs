@@ -288,6 +288,7 @@ pub fn checks() -> Vec<(String, Level, String)> {
 }
 
 /// What fuzzing needs of the target and the run.
+#[derive(Clone)]
 pub struct Context {
     /// The harness's client (every probe on a connection of its own: a
     /// server may close one after refusing a body it did not read).

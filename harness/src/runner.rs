@@ -148,14 +148,12 @@ pub async fn run(
     let client = Client::new(Arc::clone(&secrets))?;
     preflight(client.http(), target).await?;
     let accounts = provision::accounts(client.http(), target, &secrets, &options.created).await?;
-    let mut runner = Runner {
+    let runner = Runner {
         client,
         target: target.clone(),
         accounts,
         tokens: Mutex::new(HashMap::new()),
-        attacks: Vars::new(),
     };
-    runner.attacks = runner.attack_tokens().await;
     let runner = &runner;
     // Scenarios first, then the generated checks: a generated check's
     // requests never share an observation window with a scenario's.
@@ -199,10 +197,9 @@ struct Runner {
     client: Client,
     target: Target,
     accounts: Accounts,
-    tokens: Mutex<HashMap<String, String>>,
-    /// `attack.*` tokens; empty when they could not be built (the steps
-    /// using them then fail, saying which value is missing).
-    attacks: Vars,
+    /// Tokens by account, with when to fetch a new one: a run may outlast
+    /// a token's life.
+    tokens: Mutex<HashMap<String, Held>>,
 }
 
 /// What to do with the snapshots of the answers.
@@ -239,6 +236,39 @@ pub fn snapshot_check_ids(scenario: &Scenario) -> Vec<(String, Level, &'static s
         REFERENCE_SNAPSHOT_RULE,
     ));
     ids
+}
+
+/// A token the harness holds, and when it must fetch a new one.
+struct Held {
+    token: String,
+    /// A quarter of its life before `exp` (at least 1 s, at most 30 s);
+    /// `None` when the token says nothing of its expiry.
+    renew_at: Option<std::time::SystemTime>,
+}
+
+impl Held {
+    fn new(token: &str) -> Self {
+        let claims = crate::jwt::claims(token);
+        let exp = claims.as_ref().and_then(|c| c["exp"].as_i64());
+        let iat = claims.as_ref().and_then(|c| c["iat"].as_i64());
+        let renew_at = exp.map(|exp| {
+            let life = iat.map_or(60, |iat| exp - iat);
+            let margin = (life / 4).clamp(1, 30);
+            std::time::UNIX_EPOCH
+                + Duration::from_secs(u64::try_from(exp - margin).unwrap_or_default())
+        });
+        Self {
+            token: token.to_owned(),
+            renew_at,
+        }
+    }
+
+    /// The token, while it has life enough left.
+    fn fresh(&self) -> Option<&str> {
+        self.renew_at
+            .is_none_or(|at| std::time::SystemTime::now() < at)
+            .then_some(self.token.as_str())
+    }
 }
 
 /// What a scenario's requests were, to attribute observed calls to it.
@@ -367,6 +397,13 @@ impl Runner {
             .map(|check| -> Task<'_> {
                 let context = Arc::clone(&context);
                 Box::pin(async move {
+                    // A user token with life left for each check: a run may
+                    // outlast one, and an expired token would make every
+                    // probe a refusal of the caller, not of the input.
+                    let context = fuzz::Context {
+                        user_token: self.user_token("alice").await.ok(),
+                        ..(*context).clone()
+                    };
                     let verdict = fuzz::check(&context, &check).await;
                     Ok(vec![(check.spec(), verdict)])
                 })
@@ -387,7 +424,13 @@ impl Runner {
             .filter(|n| !capabilities.contains(n.as_str()))
             .collect();
         let mut vars = self.accounts.vars();
-        vars.extend(self.attacks.clone());
+        // Built afresh for each scenario that uses them, from a user token
+        // still valid: attacks cut from an expired token would be refused
+        // for the wrong reason. Empty when they cannot be built (the steps
+        // using them then fail, saying which value is missing).
+        if scenario.uses_prefix("attack.") {
+            vars.extend(self.attack_tokens().await);
+        }
         vars.insert("unknown.uuid".to_owned(), uuid::Uuid::new_v4().to_string());
         if let Some(admin) = &self.target.admin_token {
             vars.insert("admin.token".to_owned(), admin.expose().to_owned());
@@ -900,8 +943,8 @@ impl Runner {
     async fn user_token(&self, name: &str) -> Result<String, Failure> {
         let key = format!("user:{name}");
         let mut tokens = self.tokens.lock().await;
-        if let Some(token) = tokens.get(&key) {
-            return Ok(token.clone());
+        if let Some(token) = tokens.get(&key).and_then(Held::fresh) {
+            return Ok(token.to_owned());
         }
         let user = self
             .accounts
@@ -919,15 +962,15 @@ impl Runner {
         self.client
             .secrets()
             .add(&token, &format!("${}_TOKEN", name.to_uppercase()));
-        tokens.insert(key, token.clone());
+        tokens.insert(key, Held::new(&token));
         Ok(token)
     }
 
     async fn service_token(&self, name: &str, scope: Option<&str>) -> Result<String, Failure> {
         let key = format!("client:{name}:{}", scope.unwrap_or(""));
         let mut tokens = self.tokens.lock().await;
-        if let Some(token) = tokens.get(&key) {
-            return Ok(token.clone());
+        if let Some(token) = tokens.get(&key).and_then(Held::fresh) {
+            return Ok(token.to_owned());
         }
         let mut form = vec![("grant_type".to_owned(), "client_credentials".to_owned())];
         if let Some(scope) = scope {
@@ -961,7 +1004,7 @@ impl Runner {
         self.client
             .secrets()
             .add(&token, &format!("${}_TOKEN", name.to_uppercase()));
-        tokens.insert(key, token.clone());
+        tokens.insert(key, Held::new(&token));
         Ok(token)
     }
 }

@@ -74,6 +74,15 @@ impl Scenario {
     pub fn checks(&self) -> impl Iterator<Item = &Check> {
         self.steps.iter().filter_map(|s| s.check.as_ref())
     }
+
+    /// Whether any step uses a value whose name starts with `prefix`
+    /// (`attack.`).
+    pub fn uses_prefix(&self, prefix: &str) -> bool {
+        self.steps.iter().any(|step| {
+            matches!(&step.auth, Auth::Bearer(t) if t.contains(&format!("{{{{{prefix}")))
+                || step.request.path.contains(&format!("{{{{{prefix}"))
+        })
+    }
 }
 
 /// A check a step makes: its stable id, level and the rule it enforces.

@@ -10,6 +10,7 @@ mod cleanup;
 mod cli;
 mod gating;
 mod html;
+mod long_run;
 mod observation;
 mod reference;
 mod snapshots;

@@ -1,5 +1,6 @@
 //! A variant of the reference that chooses differently wherever the
-//! contract and the RFCs allow it: another audience and token lifetimes, a
+//! contract and the RFCs allow it: another audience, token lifetimes and
+//! leeways (none at the auth-api, the most allowed at the chat-api), a
 //! P-256 or RSA signing key, client ids beyond `VSCHAR` refused with 400,
 //! 401 for a service token at the chat-api, 401 `invalid_client` for
 //! credentials in the query string, a JSON body without `Content-Type`
@@ -134,7 +135,9 @@ fn variant(key: &str) -> StackOptions {
             "https://api.variant.example".clone_into(&mut config.audience);
             config.user_token_ttl = 600;
             config.service_token_ttl = 120;
+            config.token_leeway = 0;
         })),
+        configure_chat: Some(Box::new(|config| config.token_leeway = 60)),
         ..StackOptions::default()
     }
 }

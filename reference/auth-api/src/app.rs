@@ -44,6 +44,7 @@ impl Application {
                 audience: config.audience.clone(),
                 user_ttl: config.user_token_ttl,
                 service_ttl: config.service_token_ttl,
+                leeway: config.token_leeway,
             },
             config.admin_token.clone(),
         );

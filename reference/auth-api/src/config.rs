@@ -37,7 +37,12 @@ pub struct Config {
     #[arg(long, env = "AUTH_API_SERVICE_TOKEN_TTL", default_value_t = 300)]
     pub service_token_ttl: i64,
 
-    /// PKCS#8 PEM Ed25519 private key that signs tokens
+    /// Leeway on `exp` and `nbf` when verifying tokens, in seconds (the
+    /// contract allows at most 60).
+    #[arg(long, env = "AUTH_API_TOKEN_LEEWAY", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=60))]
+    pub token_leeway: u64,
+
+    /// PEM private key (Ed25519, P-256 or RSA) that signs tokens
     /// (`fixtures/keys/dev-ed25519.pem` for local runs).
     #[arg(long, env = "AUTH_API_SIGNING_KEY")]
     pub signing_key: PathBuf,
@@ -63,6 +68,7 @@ impl Config {
             audience: "conformance-apis".to_owned(),
             user_token_ttl: 900,
             service_token_ttl: 300,
+            token_leeway: 30,
             signing_key,
             admin_token: None,
             seed: None,

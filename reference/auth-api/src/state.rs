@@ -30,6 +30,8 @@ pub struct TokenSettings {
     pub user_ttl: i64,
     /// Service token lifetime in seconds.
     pub service_ttl: i64,
+    /// Leeway on `exp` and `nbf` when verifying, in seconds.
+    pub leeway: u64,
 }
 
 impl AppState {
@@ -40,7 +42,8 @@ impl AppState {
         tokens: TokenSettings,
         admin_token: Option<Secret>,
     ) -> Self {
-        let verifier = Verifier::new(&key.jwks(), &tokens.issuer, &tokens.audience);
+        let verifier =
+            Verifier::new(&key.jwks(), &tokens.issuer, &tokens.audience).with_leeway(tokens.leeway);
         let dummy_password_hash = crate::password::hash(&uuid::Uuid::new_v4().to_string());
         Self {
             inner: Arc::new(Inner {

@@ -43,7 +43,7 @@ impl Application {
             .issuer
             .clone()
             .unwrap_or_else(|| auth.base().to_owned());
-        let keys = KeyCache::new(&issuer, &config.audience);
+        let keys = KeyCache::new(&issuer, &config.audience, config.token_leeway);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;

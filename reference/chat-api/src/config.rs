@@ -49,6 +49,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_API_AUDIENCE", default_value = "conformance-apis")]
     pub audience: String,
 
+    /// Leeway on `exp` and `nbf` when verifying user tokens, in seconds
+    /// (the contract allows at most 60).
+    #[arg(long, env = "CHAT_API_TOKEN_LEEWAY", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=60))]
+    pub token_leeway: u64,
+
     /// How long a call to the auth-api may take, in milliseconds (the
     /// contract allows at most 5000).
     #[arg(long, env = "CHAT_API_UPSTREAM_TIMEOUT_MS", default_value_t = 5000)]
@@ -70,6 +75,7 @@ impl Config {
             issuer: None,
             audience: "conformance-apis".to_owned(),
             upstream_timeout_ms: 5000,
+            token_leeway: 30,
         }
     }
 

@@ -28,16 +28,18 @@ pub enum VerifyError {
 pub struct KeyCache {
     issuer: String,
     audience: String,
+    leeway: u64,
     verifier: RwLock<Option<Arc<Verifier>>>,
     last_fetch: Mutex<Option<Instant>>,
 }
 
 impl KeyCache {
     /// An empty cache for tokens of this issuer and audience.
-    pub fn new(issuer: &str, audience: &str) -> Self {
+    pub fn new(issuer: &str, audience: &str, leeway: u64) -> Self {
         Self {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
+            leeway,
             verifier: RwLock::new(None),
             last_fetch: Mutex::new(None),
         }
@@ -74,7 +76,8 @@ impl KeyCache {
         }
         let jwks = auth.jwks().await?;
         *last_fetch = Some(Instant::now());
-        let verifier = Arc::new(Verifier::new(&jwks, &self.issuer, &self.audience));
+        let verifier =
+            Arc::new(Verifier::new(&jwks, &self.issuer, &self.audience).with_leeway(self.leeway));
         *self.verifier.write().await = Some(verifier.clone());
         tracing::info!("fetched the auth-api's keys");
         Ok(verifier)

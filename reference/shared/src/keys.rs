@@ -257,6 +257,14 @@ impl Verifier {
         Self { keys, validation }
     }
 
+    /// With this leeway on `exp` and `nbf`, in seconds (30 by default; the
+    /// contract allows at most 60).
+    #[must_use]
+    pub fn with_leeway(mut self, seconds: u64) -> Self {
+        self.validation.leeway = seconds;
+        self
+    }
+
     /// Whether the set holds this `kid`.
     pub fn knows(&self, kid: &str) -> bool {
         self.keys.contains_key(kid)

@@ -123,20 +123,41 @@ pub struct Client {
     secrets: Arc<Secrets>,
 }
 
+/// The certificates in a PEM bundle, or an error that says why not.
+pub fn ca_certificates(pem: Option<&[u8]>) -> Result<Vec<reqwest::Certificate>, String> {
+    let Some(pem) = pem else {
+        return Ok(Vec::new());
+    };
+    let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())?;
+    if certs.is_empty() {
+        return Err("no PEM certificate in it".to_owned());
+    }
+    Ok(certs)
+}
+
+/// A reqwest client that trusts the platform's roots and these, with this
+/// timeout: every HTTP client of the harness is made here.
+pub fn http_client(
+    ca_pem: Option<&[u8]>,
+    timeout: Duration,
+    pool: bool,
+) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder().timeout(timeout);
+    if !pool {
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    for cert in ca_certificates(ca_pem)? {
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().map_err(|e| root_cause(&e))
+}
+
 impl Client {
-    /// A client whose hops keep these secrets out of their paths.
-    pub fn new(secrets: Arc<Secrets>) -> Result<Self, HarnessError> {
-        let build = |pool: bool| {
-            let builder = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
-            let builder = if pool {
-                builder
-            } else {
-                builder.pool_max_idle_per_host(0)
-            };
-            builder
-                .build()
-                .map_err(|e| HarnessError::Config(e.to_string()))
-        };
+    /// A client whose hops keep these secrets out of their paths, trusting
+    /// the platform's roots and the CA certificates in `ca_pem`.
+    pub fn new(secrets: Arc<Secrets>, ca_pem: Option<&[u8]>) -> Result<Self, HarnessError> {
+        let build =
+            |pool: bool| http_client(ca_pem, REQUEST_TIMEOUT, pool).map_err(HarnessError::Config);
         Ok(Self {
             pooled: build(true)?,
             fresh: build(false)?,

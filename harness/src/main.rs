@@ -61,6 +61,10 @@ enum Command {
         /// The auth-api to forward to.
         #[arg(long)]
         upstream: String,
+        /// A PEM file of CA certificates to trust for the upstream besides
+        /// the platform's.
+        #[arg(long)]
+        cacert: Option<PathBuf>,
     },
     /// Lists the checks the scenarios make, with level and rule.
     List {
@@ -93,6 +97,10 @@ struct RunArgs {
     /// auth-api, for the checks that observe their calls.
     #[arg(long)]
     observe: Option<String>,
+    /// A PEM file of CA certificates to trust besides the platform's, for a
+    /// deployment behind a private CA (also `cacert` in the config file).
+    #[arg(long)]
+    cacert: Option<PathBuf>,
     /// The deployment's token signing key (PKCS#8 PEM), for the attacks that
     /// forge validly signed tokens; without it they are skipped.
     #[arg(long)]
@@ -173,7 +181,11 @@ async fn main() -> ExitCode {
         Command::List { scenarios } => list(&scenarios),
         Command::Rules { scenarios } => rules(&scenarios),
         Command::Diff { old, new } => diff(&old, &new),
-        Command::Proxy { listen, upstream } => proxy(&listen, &upstream).await,
+        Command::Proxy {
+            listen,
+            upstream,
+            cacert,
+        } => proxy(&listen, &upstream, cacert.as_deref()).await,
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -228,13 +240,8 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
             )
         })?;
         Target {
-            auth_url: auth_url.trim_end_matches('/').to_owned(),
-            chat_url: chat_url.trim_end_matches('/').to_owned(),
             admin_token: Some(Secret::new(admin_token)),
-            accounts: None,
-            observer: None,
-            faulty_group: None,
-            signing_key: None,
+            ..Target::at(auth_url, chat_url)
         }
     } else {
         eprintln!(
@@ -255,6 +262,9 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
         target.observer = Some(conformance::Observer::Remote(
             url.trim_end_matches('/').to_owned(),
         ));
+    }
+    if let Some(path) = &args.cacert {
+        target.trust_ca_file(path)?;
     }
     if let Some(path) = &args.signing_key {
         target.signing_key = Some(
@@ -380,7 +390,17 @@ async fn serve(store: StoreChoice) -> Result<u8, HarnessError> {
     Ok(0)
 }
 
-async fn proxy(listen: &str, upstream: &str) -> Result<u8, HarnessError> {
+async fn proxy(
+    listen: &str,
+    upstream: &str,
+    cacert: Option<&std::path::Path>,
+) -> Result<u8, HarnessError> {
+    let ca_pem = cacert
+        .map(|path| {
+            std::fs::read(path)
+                .map_err(|e| HarnessError::Config(format!("--cacert {}: {e}", path.display())))
+        })
+        .transpose()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| HarnessError::Config(format!("--listen {listen}: {e}")))?;
@@ -388,7 +408,8 @@ async fn proxy(listen: &str, upstream: &str) -> Result<u8, HarnessError> {
         .local_addr()
         .map_err(|e| HarnessError::Config(e.to_string()))?;
     let recorder = std::sync::Arc::new(conformance::Recorder::default());
-    let task = conformance::serve_proxy(listener, upstream, recorder, None);
+    let task = conformance::serve_proxy(listener, upstream, recorder, None, ca_pem.as_deref())
+        .map_err(HarnessError::Config)?;
     // A proxy outlives whoever started it: a closed standard output (the
     // reader gone) must not stop it, so these lines ignore write errors.
     let mut out = std::io::stdout();

@@ -156,6 +156,10 @@ impl Observer {
     }
 }
 
+/// How long the proxy waits for the auth-api: longer than any timeout the
+/// contract lets the chat-api use, so the chat-api's own timeout decides.
+const UPSTREAM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 struct Proxy {
     upstream: String,
     http: reqwest::Client,
@@ -163,17 +167,19 @@ struct Proxy {
     faulty: Option<String>,
 }
 
-/// Starts a recorder on `listener` in front of `upstream`. Calls whose path
+/// Starts a recorder on `listener` in front of `upstream` (trusting the
+/// platform's roots and the CA certificates in `ca_pem`). Calls whose path
 /// names `faulty_group` get 503 without reaching the auth-api.
 pub fn serve_proxy(
     listener: TcpListener,
     upstream: &str,
     recorder: Arc<Recorder>,
     faulty_group: Option<uuid::Uuid>,
-) -> tokio::task::JoinHandle<()> {
+    ca_pem: Option<&[u8]>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
     let state = Arc::new(Proxy {
         upstream: upstream.trim_end_matches('/').to_owned(),
-        http: reqwest::Client::new(),
+        http: crate::client::http_client(ca_pem, UPSTREAM_TIMEOUT, true)?,
         recorder,
         faulty: faulty_group.map(|g| g.to_string()),
     });
@@ -181,9 +187,9 @@ pub fn serve_proxy(
         .route(HOPS_PATH, axum::routing::get(hops))
         .fallback(forward)
         .with_state(state);
-    tokio::spawn(async move {
+    Ok(tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
-    })
+    }))
 }
 
 /// Starts a recorder on a free local port; returns its URL.
@@ -194,10 +200,9 @@ pub async fn start_proxy(
 ) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
-    Ok((
-        url,
-        serve_proxy(listener, upstream, recorder, Some(faulty_group)),
-    ))
+    let task = serve_proxy(listener, upstream, recorder, Some(faulty_group), None)
+        .map_err(std::io::Error::other)?;
+    Ok((url, task))
 }
 
 async fn hops(State(proxy): State<Arc<Proxy>>) -> axum::Json<Vec<Hop>> {

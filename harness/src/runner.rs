@@ -145,7 +145,7 @@ pub async fn run(
 ) -> Result<RunReport, HarnessError> {
     let started = Instant::now();
     let secrets = Arc::new(Secrets::default());
-    let client = Client::new(Arc::clone(&secrets))?;
+    let client = Client::new(Arc::clone(&secrets), target.ca_pem.as_deref())?;
     preflight(client.http(), target).await?;
     let accounts = provision::accounts(client.http(), target, &secrets, &options.created).await?;
     let runner = Runner {

@@ -171,6 +171,7 @@ impl ReferenceStack {
                 signing_key: Some(
                     reference_shared::SigningKey::from_file(&key_path).map_err(stack_error)?,
                 ),
+                ca_pem: None,
             },
             _stops: vec![auth_stop, chat_stop],
             _postgres: postgres,

@@ -28,9 +28,35 @@ pub struct Target {
     /// The target's token signing key, when the harness holds it (the
     /// reference's development key, or `--signing-key`).
     pub signing_key: Option<reference_shared::SigningKey>,
+    /// CA certificates (PEM) to trust besides the platform's, for a
+    /// deployment behind a private CA (`--cacert`).
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl Target {
+    /// A deployment at these URLs, with nothing else known yet.
+    pub fn at(auth_url: &str, chat_url: &str) -> Self {
+        Self {
+            auth_url: auth_url.trim_end_matches('/').to_owned(),
+            chat_url: chat_url.trim_end_matches('/').to_owned(),
+            admin_token: None,
+            accounts: None,
+            observer: None,
+            faulty_group: None,
+            signing_key: None,
+            ca_pem: None,
+        }
+    }
+
+    /// Trusts the CA certificates in this PEM file too.
+    pub fn trust_ca_file(&mut self, path: &Path) -> Result<(), HarnessError> {
+        let pem = std::fs::read(path)
+            .map_err(|e| HarnessError::Config(format!("--cacert {}: {e}", path.display())))?;
+        crate::client::ca_certificates(Some(&pem))
+            .map_err(|e| HarnessError::Config(format!("--cacert {}: {e}", path.display())))?;
+        self.ca_pem = Some(pem);
+        Ok(())
+    }
     /// What this target lets the harness do, for scenarios' `needs`.
     pub fn capabilities(&self) -> BTreeSet<&'static str> {
         let mut caps = BTreeSet::new();
@@ -71,6 +97,8 @@ pub struct ConfigFile {
     pub admin_token: Option<String>,
     /// Accounts, when there is no admin token.
     pub accounts: Option<AccountsConfig>,
+    /// A PEM file of CA certificates to trust besides the platform's.
+    pub cacert: Option<std::path::PathBuf>,
 }
 
 /// Accounts the operator made for the harness.
@@ -145,14 +173,14 @@ impl ConfigFile {
                 "give an admin token (admin_token, CONFORMANCE_ADMIN_TOKEN or --admin-token) or [accounts]".to_owned(),
             ));
         }
-        Ok(Target {
-            auth_url: self.auth_url.trim_end_matches('/').to_owned(),
-            chat_url: self.chat_url.trim_end_matches('/').to_owned(),
+        let mut target = Target {
             admin_token,
             accounts: self.accounts,
-            observer: None,
-            faulty_group: None,
-            signing_key: None,
-        })
+            ..Target::at(&self.auth_url, &self.chat_url)
+        };
+        if let Some(path) = &self.cacert {
+            target.trust_ca_file(path)?;
+        }
+        Ok(target)
     }
 }

@@ -14,4 +14,5 @@ mod long_run;
 mod observation;
 mod reference;
 mod snapshots;
+mod tls;
 mod variant;

@@ -33,11 +33,21 @@ impl Application {
                     .context("opening SQLite")?,
             ),
         };
+        let extra_roots = match &config.auth_ca_cert {
+            Some(path) => {
+                let pem =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                reqwest::Certificate::from_pem_bundle(&pem)
+                    .with_context(|| format!("{}: not PEM certificates", path.display()))?
+            }
+            None => Vec::new(),
+        };
         let auth = AuthClient::new(
             &config.auth_url,
             &config.client_id,
             config.client_secret.clone(),
             config.upstream_timeout(),
+            extra_roots,
         );
         let issuer = config
             .issuer

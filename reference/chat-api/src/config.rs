@@ -49,6 +49,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_API_AUDIENCE", default_value = "conformance-apis")]
     pub audience: String,
 
+    /// A PEM file of CA certificates to trust for the auth-api besides the
+    /// platform's (a private CA).
+    #[arg(long, env = "CHAT_API_AUTH_CA_CERT")]
+    pub auth_ca_cert: Option<std::path::PathBuf>,
+
     /// Leeway on `exp` and `nbf` when verifying user tokens, in seconds
     /// (the contract allows at most 60).
     #[arg(long, env = "CHAT_API_TOKEN_LEEWAY", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=60))]
@@ -76,6 +81,7 @@ impl Config {
             audience: "conformance-apis".to_owned(),
             upstream_timeout_ms: 5000,
             token_leeway: 30,
+            auth_ca_cert: None,
         }
     }
 

@@ -105,13 +105,22 @@ pub struct AuthClient {
 }
 
 impl AuthClient {
-    /// A client of the auth-api at `base`, every call bounded by `timeout`.
-    pub fn new(base: &str, client_id: &str, client_secret: Secret, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
+    /// A client of the auth-api at `base`, every call bounded by `timeout`,
+    /// trusting the platform's roots and `extra_roots`.
+    pub fn new(
+        base: &str,
+        client_id: &str,
+        client_secret: Secret,
+        timeout: Duration,
+        extra_roots: Vec<reqwest::Certificate>,
+    ) -> Self {
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .expect("a reqwest client with timeouts");
+            .connect_timeout(timeout);
+        for root in extra_roots {
+            builder = builder.add_root_certificate(root);
+        }
+        let http = builder.build().expect("a reqwest client with timeouts");
         Self {
             http,
             base: base.trim_end_matches('/').to_owned(),

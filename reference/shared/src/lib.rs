@@ -7,8 +7,9 @@
 //! - `principal`: the Principal rule of the contract: who a verified claim
 //!   set speaks for, never judged by the shape of `sub`.
 //! - `scope`: OAuth scope tokens and sets (RFC 6749 §3.3).
-//! - `keys`: the Ed25519 signing key, its JWK and `kid`, and the verifier
-//!   that pins algorithm, `typ`, issuer, audience and lifetime.
+//! - `keys`: the signing key (Ed25519, P-256 or RSA), its JWK and `kid`,
+//!   and the verifier that pins algorithm, `typ`, issuer, audience and
+//!   lifetime.
 //! - `error_body`: the contract's one error body.
 //! - `form`: form-urlencoding of OAuth client credentials (RFC 6749 App. B).
 //! - `secret`: [`Secret`], a string that never prints.

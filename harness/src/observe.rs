@@ -12,7 +12,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
@@ -111,18 +111,26 @@ pub fn error_code(body: &[u8]) -> Option<String> {
     value["error"].as_str().map(str::to_owned)
 }
 
-/// The hops a recorder has seen.
+/// The most hops a recorder keeps: a proxy that runs for days stays
+/// bounded, and a run reads the newest.
+pub const MAX_HOPS: usize = 20_000;
+
+/// The hops a recorder has seen, the newest [`MAX_HOPS`].
 #[derive(Debug, Default)]
 pub struct Recorder {
-    hops: Mutex<Vec<Hop>>,
+    hops: Mutex<std::collections::VecDeque<Hop>>,
 }
 
 impl Recorder {
     fn record(&self, hop: Hop) {
-        self.hops
+        let mut hops = self
+            .hops
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(hop);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if hops.len() == MAX_HOPS {
+            hops.pop_front();
+        }
+        hops.push_back(hop);
     }
 
     /// Every call so far, in order.
@@ -130,7 +138,9 @@ impl Recorder {
         self.hops
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 
@@ -225,18 +235,23 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
     );
-    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
-        .await
-        .unwrap_or_default();
-    let scope = (path == "/oauth/token")
-        .then(|| {
-            String::from_utf8_lossy(&body)
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("scope="))
-                .and_then(reference_shared::form::decode)
-        })
-        .flatten();
-    let (status, response_headers, answer) = if proxy
+    // A token request is read whole for the scope it asks for (a form of
+    // a few hundred bytes); any other body streams through unchanged,
+    // whatever its size.
+    let (body, scope) = if path == "/oauth/token" {
+        let bytes = axum::body::to_bytes(request.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        let scope = String::from_utf8_lossy(&bytes)
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("scope="))
+            .and_then(reference_shared::form::decode);
+        (reqwest::Body::from(bytes), scope)
+    } else {
+        let stream = request.into_body().into_data_stream();
+        (reqwest::Body::wrap_stream(stream), None)
+    };
+    let (status, response_headers, answer, error) = if proxy
         .faulty
         .as_deref()
         .is_some_and(|group| path.contains(group))
@@ -250,7 +265,8 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         (
             StatusCode::SERVICE_UNAVAILABLE,
             headers,
-            Bytes::from(body.to_string()),
+            Body::from(body.to_string()),
+            Some("temporarily_unavailable".to_owned()),
         )
     } else {
         relay(&proxy, method.clone(), &target, &headers, body).await
@@ -261,26 +277,29 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         method: method.to_string(),
         path,
         status: status.as_u16(),
-        error: error_code(&answer),
+        error,
         credential,
         scope,
         duration_ms: u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX),
         started_ms,
         trace: trace_id(&headers),
     });
-    let mut response = Response::new(Body::from(answer));
+    let mut response = Response::new(answer);
     *response.status_mut() = status;
     *response.headers_mut() = response_headers;
     response
 }
 
+/// Sends the call on; the answer's status, headers and body, and its
+/// `error` code. An error answer (small) is read whole for its code; any
+/// other body streams back unchanged.
 async fn relay(
     proxy: &Proxy,
     method: axum::http::Method,
     target: &str,
     headers: &HeaderMap,
-    body: Bytes,
-) -> (StatusCode, HeaderMap, Bytes) {
+    body: reqwest::Body,
+) -> (StatusCode, HeaderMap, Body, Option<String>) {
     let mut outgoing = proxy.http.request(method, target).body(body);
     for (name, value) in headers {
         if name != header::HOST && name != header::CONTENT_LENGTH {
@@ -294,16 +313,83 @@ async fn relay(
             headers.remove(header::TRANSFER_ENCODING);
             headers.remove(header::CONNECTION);
             headers.remove(header::CONTENT_LENGTH);
-            let body = answer.bytes().await.unwrap_or_default();
-            (status, headers, body)
+            if status.is_client_error() || status.is_server_error() {
+                let body = answer.bytes().await.unwrap_or_default();
+                let error = error_code(&body);
+                (status, headers, Body::from(body), error)
+            } else {
+                (
+                    status,
+                    headers,
+                    Body::from_stream(answer.bytes_stream()),
+                    None,
+                )
+            }
         }
-        Err(_) => (StatusCode::BAD_GATEWAY, HeaderMap::new(), Bytes::new()),
+        Err(_) => (
+            StatusCode::BAD_GATEWAY,
+            HeaderMap::new(),
+            Body::empty(),
+            None,
+        ),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hop(n: u64) -> Hop {
+        Hop {
+            from: "chat-api".to_owned(),
+            to: "auth-api".to_owned(),
+            method: "GET".to_owned(),
+            path: "/".to_owned(),
+            status: 200,
+            error: None,
+            credential: None,
+            scope: None,
+            duration_ms: 0,
+            started_ms: n,
+            trace: None,
+        }
+    }
+
+    #[test]
+    fn a_recorder_keeps_the_newest_hops_only() {
+        let recorder = Recorder::default();
+        for n in 0..(MAX_HOPS as u64 + 5) {
+            recorder.record(hop(n));
+        }
+        let hops = recorder.hops();
+        assert_eq!(hops.len(), MAX_HOPS);
+        assert_eq!(hops[0].started_ms, 5);
+    }
+
+    /// Bodies of any size pass through the proxy unchanged, both ways.
+    #[tokio::test]
+    async fn the_proxy_passes_large_bodies_through_unchanged() {
+        let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream_url = format!("http://{}", upstream.local_addr().unwrap());
+        let echo = axum::Router::new()
+            .fallback(|body: axum::body::Bytes| async move { body })
+            .layer(axum::extract::DefaultBodyLimit::disable());
+        tokio::spawn(async move { axum::serve(upstream, echo).await });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+        let recorder = Arc::new(Recorder::default());
+        let _task = serve_proxy(listener, &upstream_url, recorder.clone(), None, None).unwrap();
+        let body: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+        let answer = reqwest::Client::new()
+            .post(format!("{proxy_url}/api/auth/anything"))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.bytes().await.unwrap().as_ref(), body.as_slice());
+        assert_eq!(recorder.hops().len(), 1);
+    }
 
     #[test]
     fn tells_credentials_apart_without_verifying() {

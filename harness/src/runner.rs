@@ -155,9 +155,7 @@ pub async fn run(
         tokens: Mutex::new(HashMap::new()),
     };
     let runner = &runner;
-    // Scenarios first, then the generated checks: a generated check's
-    // requests never share an observation window with a scenario's.
-    let scenarios: Vec<Task<'_>> = scenarios
+    let selected: Vec<&Scenario> = scenarios
         .iter()
         .filter(|s| {
             s.checks().any(|c| options.selects(s, &c.id))
@@ -166,9 +164,33 @@ pub async fn run(
                         .iter()
                         .any(|(id, _, _)| options.selects(s, id)))
         })
-        .map(|scenario| -> Task<'_> { Box::pin(runner.scenario(scenario, options)) })
         .collect();
-    let mut outcomes = runner.schedule(scenarios, options.jobs, on_check).await?;
+    // Without trace propagation the calls between the services can only be
+    // attributed by time: the scenarios that count them then run alone,
+    // after the others, so that no other scenario's calls mix in.
+    let alone = !runner.propagates_traces().await;
+    let (observing, others): (Vec<&Scenario>, Vec<&Scenario>) = selected
+        .into_iter()
+        .partition(|s| alone && s.steps.iter().any(|step| step.observe.is_some()));
+    fn tasks<'a>(
+        runner: &'a Runner,
+        list: Vec<&'a Scenario>,
+        options: &'a RunOptions,
+    ) -> Vec<Task<'a>> {
+        list.into_iter()
+            .map(|scenario| -> Task<'a> { Box::pin(runner.scenario(scenario, options)) })
+            .collect()
+    }
+    // Scenarios first, then the generated checks: a generated check's
+    // requests never share an observation window with a scenario's.
+    let mut outcomes = runner
+        .schedule(tasks(runner, others, options), options.jobs, on_check)
+        .await?;
+    outcomes.extend(
+        runner
+            .schedule(tasks(runner, observing, options), 1, on_check)
+            .await?,
+    );
     let generated = runner
         .properties(options)
         .into_iter()
@@ -299,6 +321,8 @@ impl Failure {
 /// The request and answer of a step, redacted, for reports.
 #[derive(Default, Clone)]
 struct Trace {
+    /// How the observed calls among `hops` were attributed to the step.
+    attribution: Option<&'static str>,
     request: String,
     response: String,
     curl: String,
@@ -316,6 +340,37 @@ struct Prepared {
 }
 
 impl Runner {
+    /// Whether the chat-api passes the harness's `traceparent` on to the
+    /// auth-api, as far as the recorder between them can tell: a listing
+    /// makes the chat-api call the auth-api (to check membership). `true`
+    /// when nothing records the calls (nothing to attribute).
+    async fn propagates_traces(&self) -> bool {
+        let Some(observer) = &self.target.observer else {
+            return true;
+        };
+        let Ok(token) = self.user_token("alice").await else {
+            return true;
+        };
+        let path = format!(
+            "/api/chat/groups/{}/messages?limit=1",
+            self.accounts.group_id
+        );
+        let probe = Outgoing::new(
+            "chat-api",
+            reqwest::Method::GET,
+            format!("{}{path}", self.target.chat_url),
+        )
+        .bearer(&token);
+        let Ok((_, hop)) = self.client.send(&probe).await else {
+            return true;
+        };
+        observer
+            .hops(self.client.http())
+            .await
+            .iter()
+            .any(|h| h.trace.is_some() && h.trace == hop.trace)
+    }
+
     /// Runs the tasks, `jobs` at a time, and turns every check's verdict
     /// into its outcome, the one way outcomes are made. A task that could
     /// not run at all ends the run (exit 2) rather than leave its checks
@@ -506,6 +561,7 @@ impl Runner {
                     let mut verdict = Verdict::passed("as expected");
                     verdict.request = Some(trace.request);
                     verdict.hops = trace.hops;
+                    verdict.attribution = trace.attribution;
                     verdict
                 }
                 Err((status, failure)) => {
@@ -519,6 +575,7 @@ impl Runner {
                         verdict.response = Some(trace.response);
                         verdict.reproduce = Some(trace.curl);
                         verdict.hops = trace.hops;
+                        verdict.attribution = trace.attribution;
                     }
                     verdict
                 }
@@ -605,6 +662,7 @@ impl Runner {
             curl: curl_line(&prepared, self.client.secrets()),
             hops: Vec::new(),
             snapshot: None,
+            attribution: None,
         };
         let sends = (0..step.request.repeat).map(|_| self.send(&prepared, step));
         let answers = futures::future::join_all(sends).await;
@@ -616,7 +674,11 @@ impl Runner {
             .traces
             .extend(own.iter().filter_map(|h| h.trace.clone()));
         let recorded = self.recorded(&own, step).await;
-        let hops = Self::hops_of(&own, recorded.as_deref().unwrap_or_default());
+        let (hops, attribution) = Self::hops_of(&own, recorded.as_deref().unwrap_or_default());
+        let trace_base = Trace {
+            attribution,
+            ..trace_base
+        };
         let mut first: Option<Answer> = None;
         for answer in answers {
             let (answer, _) = answer.map_err(|e| Failure {
@@ -703,28 +765,38 @@ impl Runner {
 
     /// The calls the chat-api made to the auth-api for these requests of the
     /// harness: by trace id when it passed the harness's on, else by time.
-    /// Each request is followed by the calls it caused.
-    fn hops_of(own: &[Hop], recorded: &[Hop]) -> Vec<Hop> {
+    /// Each request is followed by the calls it caused. Also says how the
+    /// calls were attributed, when any were.
+    fn hops_of(own: &[Hop], recorded: &[Hop]) -> (Vec<Hop>, Option<&'static str>) {
         let mut hops = Vec::new();
+        let mut by_time = false;
+        let mut any = false;
         for hop in own {
             hops.push(hop.clone());
             if hop.to != "chat-api" {
                 continue;
             }
-            hops.extend(
-                recorded
-                    .iter()
-                    .filter(|r| match (&r.trace, &hop.trace) {
-                        (Some(theirs), Some(ours)) => theirs == ours,
-                        _ => {
-                            r.started_ms >= hop.started_ms
-                                && r.started_ms <= hop.started_ms + hop.duration_ms
-                        }
-                    })
-                    .cloned(),
-            );
+            for r in recorded {
+                let caused = match (&r.trace, &hop.trace) {
+                    (Some(theirs), Some(ours)) => theirs == ours,
+                    _ => {
+                        r.started_ms >= hop.started_ms
+                            && r.started_ms <= hop.started_ms + hop.duration_ms
+                    }
+                };
+                if caused {
+                    any = true;
+                    by_time |= r.trace.is_none();
+                    hops.push(r.clone());
+                }
+            }
         }
-        hops
+        let attribution = any.then_some(if by_time {
+            "calls attributed by time: the chat-api did not pass the traceparent on"
+        } else {
+            "calls attributed by W3C trace id"
+        });
+        (hops, attribution)
     }
 
     /// Holds the observed calls to a step's `observe`.

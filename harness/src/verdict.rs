@@ -63,6 +63,8 @@ pub struct Verdict {
     pub reproduce: Option<String>,
     /// The calls the check made and caused.
     pub hops: Vec<Hop>,
+    /// How the observed calls among `hops` were attributed to the check.
+    pub attribution: Option<&'static str>,
     /// How long it took.
     pub duration_ms: u64,
 }
@@ -79,6 +81,7 @@ impl Verdict {
             response: None,
             reproduce: None,
             hops: Vec::new(),
+            attribution: None,
             duration_ms: 0,
         }
     }
@@ -113,8 +116,13 @@ impl Verdict {
 pub fn outcome(spec: Spec, verdict: Verdict, secrets: &Secrets) -> CheckOutcome {
     let failed = verdict.status == Status::Failed;
     let redact = |text: Option<String>| text.map(|t| secrets.redact(&t));
-    let diagram = (failed && verdict.hops.len() > 1)
-        .then(|| crate::report::diagram::text(&verdict.hops, true));
+    let diagram = (failed && verdict.hops.len() > 1).then(|| {
+        let mut text = crate::report::diagram::text(&verdict.hops, true);
+        if let Some(attribution) = verdict.attribution {
+            text.push_str(&format!("({attribution})\n"));
+        }
+        text
+    });
     CheckOutcome {
         id: spec.id,
         level: spec.level,

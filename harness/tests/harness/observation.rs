@@ -150,3 +150,37 @@ async fn the_proxy_keeps_serving_after_its_output_is_closed() {
     assert!(answered, "the proxy answers at {url}");
     drop(proxy);
 }
+
+/// A chat-api that does not pass the `traceparent` on: the scenarios that
+/// count calls run alone, so they still pass, and a failure's diagram says
+/// its calls were attributed by time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_trace_propagation_calls_are_attributed_by_time() {
+    fn untraced() -> conformance::ChatFault {
+        Box::new(|router, _| {
+            router.layer(axum::middleware::from_fn(
+                |mut request: axum::extract::Request, next: axum::middleware::Next| async move {
+                    request.headers_mut().remove("traceparent");
+                    next.run(request).await
+                },
+            ))
+        })
+    }
+    let report = crate::helpers::run_with_faults(None, Some(untraced())).await;
+    assert_eq!(
+        crate::helpers::failed(&report),
+        std::collections::BTreeSet::new(),
+        "observation without trace ids is no reason to fail"
+    );
+    let report =
+        crate::helpers::run_with_faults(Some(crate::faults::seed_bug()), Some(untraced())).await;
+    let send = crate::helpers::outcome(&report, "core.seed.send");
+    let diagram = send.diagram.as_deref().expect("a diagram of the send");
+    assert!(diagram.contains("attributed by time"), "{diagram}");
+    let traced = crate::helpers::run_with_faults(Some(crate::faults::seed_bug()), None).await;
+    let diagram = crate::helpers::outcome(&traced, "core.seed.send")
+        .diagram
+        .clone()
+        .unwrap();
+    assert!(diagram.contains("attributed by W3C trace id"), "{diagram}");
+}

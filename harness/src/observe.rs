@@ -379,7 +379,9 @@ mod tests {
         let proxy_url = format!("http://{}", listener.local_addr().unwrap());
         let recorder = Arc::new(Recorder::default());
         let _task = serve_proxy(listener, &upstream_url, recorder.clone(), None, None).unwrap();
-        let body: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+        let body: Vec<u8> = (0..3 * 1024 * 1024_u32)
+            .map(|i| u8::try_from(i % 251).unwrap())
+            .collect();
         let answer = reqwest::Client::new()
             .post(format!("{proxy_url}/api/auth/anything"))
             .body(body.clone())

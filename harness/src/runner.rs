@@ -172,23 +172,18 @@ pub async fn run(
     let (observing, others): (Vec<&Scenario>, Vec<&Scenario>) = selected
         .into_iter()
         .partition(|s| alone && s.steps.iter().any(|step| step.observe.is_some()));
-    fn tasks<'a>(
-        runner: &'a Runner,
-        list: Vec<&'a Scenario>,
-        options: &'a RunOptions,
-    ) -> Vec<Task<'a>> {
-        list.into_iter()
-            .map(|scenario| -> Task<'a> { Box::pin(runner.scenario(scenario, options)) })
-            .collect()
-    }
     // Scenarios first, then the generated checks: a generated check's
     // requests never share an observation window with a scenario's.
     let mut outcomes = runner
-        .schedule(tasks(runner, others, options), options.jobs, on_check)
+        .schedule(
+            scenario_tasks(runner, others, options),
+            options.jobs,
+            on_check,
+        )
         .await?;
     outcomes.extend(
         runner
-            .schedule(tasks(runner, observing, options), 1, on_check)
+            .schedule(scenario_tasks(runner, observing, options), 1, on_check)
             .await?,
     );
     let generated = runner
@@ -208,6 +203,17 @@ pub async fn run(
         info,
         client::millis(started.elapsed()),
     ))
+}
+
+/// One task per scenario.
+fn scenario_tasks<'a>(
+    runner: &'a Runner,
+    list: Vec<&'a Scenario>,
+    options: &'a RunOptions,
+) -> Vec<Task<'a>> {
+    list.into_iter()
+        .map(|scenario| -> Task<'a> { Box::pin(runner.scenario(scenario, options)) })
+        .collect()
 }
 
 /// A unit of work the runner schedules: a scenario (its steps and its

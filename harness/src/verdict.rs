@@ -4,6 +4,8 @@
 //! the diagram of a failure that crossed services; sources never build
 //! outcomes themselves.
 
+use std::fmt::Write as _;
+
 use crate::observe::Hop;
 use crate::outcome::{CheckOutcome, Status};
 use crate::redact::Secrets;
@@ -119,7 +121,7 @@ pub fn outcome(spec: Spec, verdict: Verdict, secrets: &Secrets) -> CheckOutcome 
     let diagram = (failed && verdict.hops.len() > 1).then(|| {
         let mut text = crate::report::diagram::text(&verdict.hops, true);
         if let Some(attribution) = verdict.attribution {
-            text.push_str(&format!("({attribution})\n"));
+            let _ = writeln!(text, "({attribution})");
         }
         text
     });

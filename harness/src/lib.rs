@@ -50,7 +50,7 @@ mod target;
 mod verdict;
 
 pub use error::HarnessError;
-pub use observe::{HOPS_PATH, Hop, Observer, Recorder, serve_proxy};
+pub use observe::{FAULTS_PATH, Fault, HOPS_PATH, Hop, Observer, Recorder, serve_proxy};
 pub use outcome::{CheckOutcome, RunReport, Status, Summary};
 pub use properties::PropertyOptions;
 pub use provision::{Cleanup, Created, cleanup};

@@ -259,9 +259,9 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
     };
     let mut target = target;
     if let Some(url) = &args.observe {
-        target.observer = Some(conformance::Observer::Remote(
-            url.trim_end_matches('/').to_owned(),
-        ));
+        let url = url.trim_end_matches('/').to_owned();
+        target.observer = Some(conformance::Observer::Remote(url.clone()));
+        target.faults = Some(url);
     }
     if let Some(path) = &args.cacert {
         target.trust_ca_file(path)?;
@@ -408,7 +408,7 @@ async fn proxy(
         .local_addr()
         .map_err(|e| HarnessError::Config(e.to_string()))?;
     let recorder = std::sync::Arc::new(conformance::Recorder::default());
-    let task = conformance::serve_proxy(listener, upstream, recorder, None, ca_pem.as_deref())
+    let task = conformance::serve_proxy(listener, upstream, recorder, ca_pem.as_deref())
         .map_err(HarnessError::Config)?;
     // A proxy outlives whoever started it: a closed standard output (the
     // reader gone) must not stop it, so these lines ignore write errors.

@@ -22,6 +22,51 @@ use tokio::net::TcpListener;
 
 /// The path under which a recorder answers with what it saw.
 pub const HOPS_PATH: &str = "/.conformance/hops";
+/// The path under which a recorder takes fault orders:
+/// `PUT {FAULTS_PATH}/{group_id}` with `{"fault": "<kind>"}`.
+pub const FAULTS_PATH: &str = "/.conformance/faults";
+
+/// How the recorder answers, in the auth-api's place, every call about one
+/// group: the upstream failures a chat-api must turn into 502/503/504.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fault {
+    /// 503 with a JSON error body.
+    Unavailable,
+    /// 500 with an HTML page.
+    ServerError,
+    /// 200 with a body that is not JSON.
+    NotJson,
+    /// No answer for longer than the contract lets the chat-api wait.
+    Hang,
+    /// 401 `invalid_token`, as to a token the auth-api no longer takes.
+    Unauthorized,
+}
+
+impl Fault {
+    /// Every fault, for the scenario values `fault.<name>.group`.
+    pub const ALL: [Self; 5] = [
+        Self::Unavailable,
+        Self::ServerError,
+        Self::NotJson,
+        Self::Hang,
+        Self::Unauthorized,
+    ];
+
+    /// The name in orders and scenario values.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Unavailable => "unavailable",
+            Self::ServerError => "server-error",
+            Self::NotJson => "not-json",
+            Self::Hang => "hang",
+            Self::Unauthorized => "unauthorized",
+        }
+    }
+}
+
+/// How long a hanging fault holds the call: past the contract's 5 s.
+const HANG: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// One call, from the harness to a service or from the chat-api to the
 /// auth-api. No body, header or secret is kept.
@@ -174,27 +219,44 @@ struct Proxy {
     upstream: String,
     http: reqwest::Client,
     recorder: Arc<Recorder>,
-    faulty: Option<String>,
+    /// Faults ordered, by group id.
+    faults: Mutex<std::collections::HashMap<String, Fault>>,
+}
+
+impl Proxy {
+    /// The fault ordered for the group a call names, if any.
+    fn fault_for(&self, path: &str) -> Option<Fault> {
+        let group = path.strip_prefix("/api/auth/groups/")?.split('/').next()?;
+        self.faults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(group)
+            .copied()
+    }
 }
 
 /// Starts a recorder on `listener` in front of `upstream` (trusting the
-/// platform's roots and the CA certificates in `ca_pem`). Calls whose path
-/// names `faulty_group` get 503 without reaching the auth-api.
+/// platform's roots and the CA certificates in `ca_pem`). Calls about a
+/// group with a fault ordered (`PUT /.conformance/faults/{group}`) get the
+/// fault without reaching the auth-api.
 pub fn serve_proxy(
     listener: TcpListener,
     upstream: &str,
     recorder: Arc<Recorder>,
-    faulty_group: Option<uuid::Uuid>,
     ca_pem: Option<&[u8]>,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
     let state = Arc::new(Proxy {
         upstream: upstream.trim_end_matches('/').to_owned(),
         http: crate::client::http_client(ca_pem, UPSTREAM_TIMEOUT, true)?,
         recorder,
-        faulty: faulty_group.map(|g| g.to_string()),
+        faults: Mutex::default(),
     });
     let app = axum::Router::new()
         .route(HOPS_PATH, axum::routing::get(hops))
+        .route(
+            &format!("{FAULTS_PATH}/{{group}}"),
+            axum::routing::put(order_fault),
+        )
         .fallback(forward)
         .with_state(state);
     Ok(tokio::spawn(async move {
@@ -206,13 +268,97 @@ pub fn serve_proxy(
 pub async fn start_proxy(
     upstream: &str,
     recorder: Arc<Recorder>,
-    faulty_group: uuid::Uuid,
 ) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
-    let task = serve_proxy(listener, upstream, recorder, Some(faulty_group), None)
-        .map_err(std::io::Error::other)?;
+    let task = serve_proxy(listener, upstream, recorder, None).map_err(std::io::Error::other)?;
     Ok((url, task))
+}
+
+#[derive(Deserialize)]
+struct Order {
+    fault: Fault,
+}
+
+async fn order_fault(
+    State(proxy): State<Arc<Proxy>>,
+    axum::extract::Path(group): axum::extract::Path<String>,
+    axum::Json(order): axum::Json<Order>,
+) -> StatusCode {
+    proxy
+        .faults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(group, order.fault);
+    StatusCode::NO_CONTENT
+}
+
+/// Orders `fault` for every call about `group` from the recorder at `url`.
+pub async fn order(
+    http: &reqwest::Client,
+    url: &str,
+    group: &str,
+    fault: Fault,
+) -> Result<(), String> {
+    let response = http
+        .put(format!("{url}{FAULTS_PATH}/{group}"))
+        .json(&serde_json::json!({ "fault": fault }))
+        .send()
+        .await
+        .map_err(|e| crate::client::root_cause(&e))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the recorder at {url} answered a fault order {}: is it `conformance proxy`?",
+            response.status()
+        ))
+    }
+}
+
+/// The answer a fault gives in the auth-api's place.
+async fn faulted(fault: Fault) -> (StatusCode, HeaderMap, Body, Option<String>) {
+    let with_type = |value: &'static str| {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(value));
+        headers
+    };
+    let json = |status, error: &str| {
+        let body = serde_json::json!({ "error": error, "error_description": "injected by the conformance harness" });
+        (
+            status,
+            with_type("application/json"),
+            Body::from(body.to_string()),
+            Some(error.to_owned()),
+        )
+    };
+    match fault {
+        Fault::Unavailable => json(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+        Fault::Unauthorized => {
+            let (status, mut headers, body, error) = json(StatusCode::UNAUTHORIZED, "invalid_token");
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+            (status, headers, body, error)
+        }
+        Fault::ServerError => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            with_type("text/html"),
+            Body::from("<html><body>upstream exploded</body></html>"),
+            None,
+        ),
+        Fault::NotJson => (
+            StatusCode::OK,
+            with_type("text/plain"),
+            Body::from("this is not the JSON you expected"),
+            None,
+        ),
+        Fault::Hang => {
+            tokio::time::sleep(HANG).await;
+            (StatusCode::GATEWAY_TIMEOUT, HeaderMap::new(), Body::empty(), None)
+        }
+    }
 }
 
 async fn hops(State(proxy): State<Arc<Proxy>>) -> axum::Json<Vec<Hop>> {
@@ -251,25 +397,9 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         let stream = request.into_body().into_data_stream();
         (reqwest::Body::wrap_stream(stream), None)
     };
-    let (status, response_headers, answer, error) = if proxy
-        .faulty
-        .as_deref()
-        .is_some_and(|group| path.contains(group))
-    {
-        let body = serde_json::json!({ "error": "temporarily_unavailable", "error_description": "injected by the conformance harness" });
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/json"),
-        );
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            headers,
-            Body::from(body.to_string()),
-            Some("temporarily_unavailable".to_owned()),
-        )
-    } else {
-        relay(&proxy, method.clone(), &target, &headers, body).await
+    let (status, response_headers, answer, error) = match proxy.fault_for(&path) {
+        Some(fault) => faulted(fault).await,
+        None => relay(&proxy, method.clone(), &target, &headers, body).await,
     };
     proxy.recorder.record(Hop {
         from: "chat-api".to_owned(),
@@ -378,7 +508,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let proxy_url = format!("http://{}", listener.local_addr().unwrap());
         let recorder = Arc::new(Recorder::default());
-        let _task = serve_proxy(listener, &upstream_url, recorder.clone(), None, None).unwrap();
+        let _task = serve_proxy(listener, &upstream_url, recorder.clone(), None).unwrap();
         let body: Vec<u8> = (0..3 * 1024 * 1024_u32)
             .map(|i| u8::try_from(i % 251).unwrap())
             .collect();

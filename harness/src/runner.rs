@@ -148,11 +148,13 @@ pub async fn run(
     let client = Client::new(Arc::clone(&secrets), target.ca_pem.as_deref())?;
     preflight(client.http(), target).await?;
     let accounts = provision::accounts(client.http(), target, &secrets, &options.created).await?;
+    let fault_groups = order_faults(&client, target).await?;
     let runner = Runner {
         client,
         target: target.clone(),
         accounts,
         tokens: Mutex::new(HashMap::new()),
+        fault_groups,
     };
     let runner = &runner;
     let selected: Vec<&Scenario> = scenarios
@@ -205,6 +207,23 @@ pub async fn run(
     ))
 }
 
+/// Orders each upstream fault for a group of its own at the recorder
+/// between the services; the scenario values that name those groups.
+async fn order_faults(client: &Client, target: &Target) -> Result<Vars, HarnessError> {
+    let mut vars = Vars::new();
+    let Some(url) = &target.faults else {
+        return Ok(vars);
+    };
+    for fault in observe::Fault::ALL {
+        let group = uuid::Uuid::new_v4().to_string();
+        observe::order(client.http(), url, &group, fault)
+            .await
+            .map_err(|e| HarnessError::Config(format!("--observe: {e}")))?;
+        vars.insert(format!("fault.{}.group", fault.name()), group);
+    }
+    Ok(vars)
+}
+
 /// One task per scenario.
 fn scenario_tasks<'a>(
     runner: &'a Runner,
@@ -228,6 +247,9 @@ struct Runner {
     /// Tokens by account, with when to fetch a new one: a run may outlast
     /// a token's life.
     tokens: Mutex<HashMap<String, Held>>,
+    /// `fault.<kind>.group`: a fresh group id per upstream fault, ordered
+    /// at the recorder between the services.
+    fault_groups: Vars,
 }
 
 /// What to do with the snapshots of the answers.
@@ -496,9 +518,7 @@ impl Runner {
         if let Some(admin) = &self.target.admin_token {
             vars.insert("admin.token".to_owned(), admin.expose().to_owned());
         }
-        if let Some(group) = self.target.faulty_group {
-            vars.insert("faulty_group.id".to_owned(), group.to_string());
-        }
+        vars.extend(self.fault_groups.clone());
         let mut calls = ScenarioCalls {
             started_ms: observe::now_ms(),
             traces: Vec::new(),
@@ -719,7 +739,29 @@ impl Runner {
                 })?;
             vars.insert(name.clone(), value);
         }
-        if let Some(observe) = &step.observe
+        if let Some(within) = step.expect.within_ms
+            && let Some(slow) = own.iter().find(|h| h.duration_ms > within)
+        {
+            let mismatch = Mismatch {
+                expected: format!("an answer within {within} ms"),
+                actual: format!("an answer after {} ms", slow.duration_ms),
+            };
+            return Err(Failure {
+                message: format!("expected {}, got {}", mismatch.expected, mismatch.actual),
+                mismatch: Some(Box::new(mismatch)),
+                trace: Some(Box::new(trace)),
+            });
+        }
+        let observe = match &step.observe {
+            Some(observe) => Some(Observe {
+                path: render(&observe.path, vars).map_err(|e| {
+                    Failure::plain(format!("cannot read the observe path: {e}"))
+                })?,
+                ..observe.clone()
+            }),
+            None => None,
+        };
+        if let Some(observe) = &observe
             && let Err(mismatch) = Self::observed(observe, scenario, &own, recorded.as_deref())
         {
             return Err(Failure {

@@ -60,7 +60,7 @@ pub struct StackOptions {
 
 /// A running reference stack. Dropping it stops both services.
 pub struct ReferenceStack {
-    /// The target it is, with its admin token, recorder and faulty group.
+    /// The target it is, with its admin token, recorder and fault orders.
     pub target: Target,
     _stops: Vec<oneshot::Sender<()>>,
     _postgres: Option<PostgresDatabase>,
@@ -129,14 +129,16 @@ impl ReferenceStack {
             None => register_chat_client(&auth_url, &admin_token).await?,
         };
         let recorder = Arc::new(Recorder::default());
-        let faulty_group = Uuid::new_v4();
-        let (proxy_url, _proxy) = start_proxy(&auth_url, recorder.clone(), faulty_group)
+        let (proxy_url, _proxy) = start_proxy(&auth_url, recorder.clone())
             .await
             .map_err(stack_error)?;
 
         let mut chat_config = chat_api::Config::local(&proxy_url, &client_id, &client_secret);
         chat_config.issuer = Some(auth_url.clone());
         chat_config.audience = audience;
+        // The contract allows any timeout up to 5 s; 2 s keeps the run's
+        // hanging-auth-api check short.
+        chat_config.upstream_timeout_ms = 2000;
         if let Some(configure) = options.configure_chat {
             configure(&mut chat_config);
         }
@@ -167,7 +169,7 @@ impl ReferenceStack {
                 admin_token: Some(admin_token),
                 accounts: None,
                 observer: Some(Observer::Local(recorder)),
-                faulty_group: Some(faulty_group),
+                faults: Some(proxy_url.clone()),
                 signing_key: Some(
                     reference_shared::SigningKey::from_file(&key_path).map_err(stack_error)?,
                 ),

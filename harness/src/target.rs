@@ -23,8 +23,9 @@ pub struct Target {
     pub accounts: Option<AccountsConfig>,
     /// The recorder between the chat-api and the auth-api, when there is one.
     pub observer: Option<Observer>,
-    /// A group id the recorder fails every call for, when it does.
-    pub faulty_group: Option<uuid::Uuid>,
+    /// The recorder that takes fault orders (`conformance proxy`, or the
+    /// reference stack's own), when there is one between the services.
+    pub faults: Option<String>,
     /// The target's token signing key, when the harness holds it (the
     /// reference's development key, or `--signing-key`).
     pub signing_key: Option<reference_shared::SigningKey>,
@@ -42,7 +43,7 @@ impl Target {
             admin_token: None,
             accounts: None,
             observer: None,
-            faulty_group: None,
+            faults: None,
             signing_key: None,
             ca_pem: None,
         }
@@ -74,7 +75,7 @@ impl Target {
         if self.observer.is_some() {
             caps.insert("observation");
         }
-        if self.faulty_group.is_some() {
+        if self.faults.is_some() {
             caps.insert("fault-injection");
         }
         if self.signing_key.is_some() {

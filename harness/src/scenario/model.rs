@@ -204,6 +204,8 @@ pub struct Expect {
     pub json: Vec<JsonAssert>,
     /// Assertions on JWTs in the body.
     pub jwt: Vec<JwtAssert>,
+    /// Each answer within this many milliseconds.
+    pub within_ms: Option<u64>,
 }
 
 impl Expect {
@@ -217,6 +219,7 @@ impl Expect {
             && self.header_absent.is_empty()
             && self.json.is_empty()
             && self.jwt.is_empty()
+            && self.within_ms.is_none()
     }
 }
 

@@ -96,6 +96,7 @@ struct RawExpect {
     json: Vec<RawJsonAssert>,
     #[serde(default)]
     jwt: Vec<RawJwt>,
+    within_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -150,7 +151,11 @@ pub const BUILTIN_VARS: &[&str] = &[
     "blind.id",
     "uuid_client.id",
     "unknown.uuid",
-    "faulty_group.id",
+    "fault.unavailable.group",
+    "fault.server-error.group",
+    "fault.not-json.group",
+    "fault.hang.group",
+    "fault.unauthorized.group",
     "admin.token",
     "text.4000",
     "text.4001",
@@ -537,6 +542,7 @@ fn expect(raw: RawExpect) -> Result<Expect, String> {
         header_absent: raw.header_absent.iter().map(|h| h.to_lowercase()).collect(),
         json,
         jwt,
+        within_ms: raw.within_ms,
     })
 }
 
@@ -619,6 +625,7 @@ fn step_names(step: &Step) -> Vec<String> {
     texts.extend(step.expect.headers.values().cloned());
     texts.extend(step.expect.header_contains.values().cloned());
     texts.extend(step.expect.header_lacks.values().cloned());
+    texts.extend(step.observe.iter().map(|o| o.path.clone()));
     texts.iter().flat_map(|t| names(t)).collect()
 }
 

@@ -352,8 +352,7 @@ async fn tidy(target: &Target, created: &conformance::Created, keep: bool) {
         );
         return;
     }
-    let http = reqwest::Client::new();
-    let done = conformance::cleanup(&http, target, created).await;
+    let done = conformance::cleanup(target, created).await;
     eprintln!(
         "conformance: deleted the {} users (with their groups) and {} clients it made",
         done.users, done.clients

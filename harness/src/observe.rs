@@ -320,7 +320,10 @@ pub async fn order(
 async fn faulted(fault: Fault) -> (StatusCode, HeaderMap, Body, Option<String>) {
     let with_type = |value: &'static str| {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(value));
+        headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(value),
+        );
         headers
     };
     let json = |status, error: &str| {
@@ -335,7 +338,8 @@ async fn faulted(fault: Fault) -> (StatusCode, HeaderMap, Body, Option<String>) 
     match fault {
         Fault::Unavailable => json(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
         Fault::Unauthorized => {
-            let (status, mut headers, body, error) = json(StatusCode::UNAUTHORIZED, "invalid_token");
+            let (status, mut headers, body, error) =
+                json(StatusCode::UNAUTHORIZED, "invalid_token");
             headers.insert(
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer error=\"invalid_token\""),
@@ -356,7 +360,12 @@ async fn faulted(fault: Fault) -> (StatusCode, HeaderMap, Body, Option<String>) 
         ),
         Fault::Hang => {
             tokio::time::sleep(HANG).await;
-            (StatusCode::GATEWAY_TIMEOUT, HeaderMap::new(), Body::empty(), None)
+            (
+                StatusCode::GATEWAY_TIMEOUT,
+                HeaderMap::new(),
+                Body::empty(),
+                None,
+            )
         }
     }
 }

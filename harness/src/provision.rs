@@ -77,11 +77,23 @@ pub struct Cleanup {
 }
 
 /// Deletes everything the harness made, clients first, through the admin
-/// endpoints; an account already gone counts as deleted.
-pub async fn cleanup(http: &reqwest::Client, target: &Target, created: &Created) -> Cleanup {
+/// endpoints (trusting the target's CA, as the run did); an account
+/// already gone counts as deleted.
+pub async fn cleanup(target: &Target, created: &Created) -> Cleanup {
     let mut done = Cleanup::default();
     let Some(admin) = &target.admin_token else {
         return done;
+    };
+    let http = match crate::client::http_client(
+        target.ca_pem.as_deref(),
+        crate::client::REQUEST_TIMEOUT,
+        true,
+    ) {
+        Ok(http) => http,
+        Err(e) => {
+            done.left.push(format!("every account: {e}"));
+            return done;
+        }
     };
     let (users, clients) = created.list();
     let delete = |path: String| {
@@ -96,7 +108,7 @@ pub async fn cleanup(http: &reqwest::Client, target: &Target, created: &Created)
                     Ok(())
                 }
                 Ok(r) => Err(format!("{path}: {}", r.status())),
-                Err(e) => Err(format!("{path}: {}", e.without_url())),
+                Err(e) => Err(format!("{path}: {}", crate::client::root_cause(&e))),
             }
         }
     };

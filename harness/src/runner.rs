@@ -754,9 +754,8 @@ impl Runner {
         }
         let observe = match &step.observe {
             Some(observe) => Some(Observe {
-                path: render(&observe.path, vars).map_err(|e| {
-                    Failure::plain(format!("cannot read the observe path: {e}"))
-                })?,
+                path: render(&observe.path, vars)
+                    .map_err(|e| Failure::plain(format!("cannot read the observe path: {e}")))?,
                 ..observe.clone()
             }),
             None => None,

@@ -51,8 +51,7 @@ async fn everything_a_run_made_is_deleted_afterwards() {
         users.len() >= 2 && clients.len() >= 3,
         "{users:?} {clients:?}"
     );
-    let http = reqwest::Client::new();
-    let done = conformance::cleanup(&http, &stack.target, &options.created).await;
+    let done = conformance::cleanup(&stack.target, &options.created).await;
     assert_eq!((done.users, done.clients), (users.len(), clients.len()));
     assert!(done.left.is_empty(), "{:?}", done.left);
     for id in &users {

@@ -8,6 +8,7 @@ mod helpers;
 mod catches;
 mod cleanup;
 mod cli;
+mod deployment;
 mod gating;
 mod html;
 mod long_run;

@@ -30,6 +30,7 @@ pub const ATTACKS: &[&str] = &[
     "embedded_jwk",
     "jku_elsewhere",
     "other_key_same_kid",
+    "fresh_kid",
 ];
 
 /// The attacks that need the target's signing key.
@@ -103,6 +104,17 @@ pub fn attack_vars(
         ("alg_none_upper", unsigned(&with(json!({ "alg": "NONE" })))),
         ("signature_removed", format!("{h}.{c}.")),
         ("signature_altered", format!("{h}.{c}.{}", alter(signature))),
+        // A kid the key set has never had, fresh per run: a verifier
+        // refreshes its keys for it (at most once a minute).
+        (
+            "fresh_kid",
+            format!(
+                "{}.{c}.{signature}",
+                b64(&with(
+                    json!({ "kid": format!("conformance-{}", uuid::Uuid::new_v4().simple()) })
+                ))
+            ),
+        ),
         (
             "embedded_jwk",
             sign_attacker(&with(json!({ "kid": attacker.kid(), "jwk": attacker_jwk })))?,

@@ -400,3 +400,9 @@ async fn hmac_keyed_with_the_public_pem_is_caught_for_every_key_type() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_set_fetch_for_every_unknown_kid_is_caught() {
+    let report = run_with_faults(None, Some(faults::jwks_per_unknown_kid())).await;
+    assert_caught(&report, &["strict.jwks-refresh.unknown-kid-at-most-once"]);
+}

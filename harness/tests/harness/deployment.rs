@@ -5,20 +5,9 @@
 //! `conformance run --observe … --cacert …` against it all, as a team's CI
 //! would run it against staging.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use crate::tls::Pki;
-
-/// Kills the proxy when the test ends, however it ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 const ISSUER: &str = "https://auth.conformance.test";
 
@@ -42,29 +31,8 @@ async fn a_tls_deployment_with_the_proxy_passes_core_and_strict_and_is_left_clea
 
     // The recorder, a process of its own, reaching the auth-api over TLS;
     // the chat-api reaches it over TLS too.
-    let mut proxy = Command::new(env!("CARGO_BIN_EXE_conformance"))
-        .args([
-            "proxy",
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            &auth_url,
-            "--cacert",
-        ])
-        .arg(&ca)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(proxy.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let _proxy = Killed(proxy);
-    let proxy_url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .to_owned();
+    let (_proxy, proxy_url) =
+        crate::helpers::start_proxy(&auth_url, &["--cacert".as_ref(), ca.as_os_str()]);
     let proxy_tls = pki.terminate(&proxy_url).await;
 
     // The chat-api's client, registered over HTTPS.

@@ -1,4 +1,5 @@
 use std::collections::BTreeSet;
+use std::io::BufRead as _;
 
 use conformance::scenario::{Level, load_dir};
 use conformance::{ReferenceStack, RunOptions, RunReport, StackOptions, Status, StoreChoice};
@@ -88,4 +89,34 @@ pub fn assert_caught(report: &RunReport, expected: &[&str]) {
             "{id} did not fail; failures: {failed:?}"
         );
     }
+}
+
+/// Kills the proxy when the test ends, however it ends.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `conformance proxy` on a free port, with `extra` arguments; its URL.
+pub fn start_proxy(upstream: &str, extra: &[&std::ffi::OsStr]) -> (Killed, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_conformance"))
+        .args(["proxy", "--listen", "127.0.0.1:0", "--upstream", upstream])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_owned();
+    (Killed(child), url)
 }

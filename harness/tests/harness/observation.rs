@@ -2,39 +2,11 @@
 //! --observe`: the checks that need observation run against a deployment
 //! the harness did not start.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use crate::helpers::{Killed, start_proxy};
 
 use reference_shared::Secret;
-
-/// Kills the proxy when the test ends, however it ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `conformance proxy` on a free port; its URL.
-fn start_proxy(upstream: &str) -> (Killed, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_conformance"))
-        .args(["proxy", "--listen", "127.0.0.1:0", "--upstream", upstream])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .to_owned();
-    (Killed(child), url)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_in_front_of_a_deployment_makes_the_observation_checks_run() {
@@ -57,7 +29,7 @@ async fn a_proxy_in_front_of_a_deployment_makes_the_observation_checks_run() {
 
     let (_proxy, proxy_url) = tokio::task::spawn_blocking({
         let auth_url = auth_url.clone();
-        move || start_proxy(&auth_url)
+        move || start_proxy(&auth_url, &[])
     })
     .await
     .unwrap();

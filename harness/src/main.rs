@@ -299,6 +299,7 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
         .transpose()?;
     let total = options.selected_count(&scenarios);
     let progress = report::Progress::new(total);
+    let started = std::time::SystemTime::now();
     let on_check = |outcome: &conformance::CheckOutcome| progress.check_done(outcome);
     let run = conformance::run(&scenarios, &target, &options, &on_check);
     // Ctrl-C stops the run but not the cleanup: the accounts it made so
@@ -313,6 +314,15 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
         return Ok(130);
     };
     let mut report = report?;
+    if let SnapshotMode::Write(dir) = &options.snapshots
+        && written_since(dir, started) == 0
+    {
+        return Err(HarnessError::Write {
+            path: dir.display().to_string(),
+            why: "no snapshot was written: no scenario answered (all skipped or filtered out?)"
+                .to_owned(),
+        });
+    }
     if let Some(expected) = &expected {
         expected.apply(&mut report);
     }
@@ -335,6 +345,21 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
             .map_err(|e| HarnessError::Config(format!("{}: {e}", path.display())))?;
     }
     Ok(u8::try_from(report.exit_code()).unwrap_or(1))
+}
+
+/// How many `.snap` files in `dir` were written since `since`.
+fn written_since(dir: &std::path::Path, since: std::time::SystemTime) -> usize {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "snap"))
+        .filter(|e| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t >= since)
+        })
+        .count()
 }
 
 /// Deletes what the run made on the target, or with `--keep-accounts`

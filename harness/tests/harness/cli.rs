@@ -287,3 +287,19 @@ async fn an_installed_binary_runs_from_any_folder() {
     assert!(stdout.contains("core.snapshot.members"), "{stdout}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `snapshot --out` that writes nothing (every check filtered out) is an
+/// error, not a success.
+#[test]
+fn a_snapshot_run_that_writes_nothing_exits_2() {
+    let dir = temp_dir();
+    let output = conformance()
+        .args(["snapshot", "--only", "no.such.check", "--out"])
+        .arg(dir.join("snaps"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no snapshot was written"), "{stderr}");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -23,7 +23,8 @@ use tokio::net::TcpListener;
 /// The path under which a recorder answers with what it saw.
 pub const HOPS_PATH: &str = "/.conformance/hops";
 /// The path under which a recorder takes fault orders:
-/// `PUT {FAULTS_PATH}/{group_id}` with `{"fault": "<kind>"}`.
+/// `PUT {FAULTS_PATH}/{group_id}` with `{"fault": "<kind>"}`, and
+/// `DELETE {FAULTS_PATH}/{group_id}` to lift it.
 pub const FAULTS_PATH: &str = "/.conformance/faults";
 
 /// How the recorder answers, in the auth-api's place, every call about one
@@ -255,7 +256,7 @@ pub fn serve_proxy(
         .route(HOPS_PATH, axum::routing::get(hops))
         .route(
             &format!("{FAULTS_PATH}/{{group}}"),
-            axum::routing::put(order_fault),
+            axum::routing::put(order_fault).delete(clear_fault),
         )
         .fallback(forward)
         .with_state(state);
@@ -290,6 +291,18 @@ async fn order_fault(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(group, order.fault);
+    StatusCode::NO_CONTENT
+}
+
+async fn clear_fault(
+    State(proxy): State<Arc<Proxy>>,
+    axum::extract::Path(group): axum::extract::Path<String>,
+) -> StatusCode {
+    proxy
+        .faults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(&group);
     StatusCode::NO_CONTENT
 }
 

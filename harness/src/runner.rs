@@ -952,6 +952,9 @@ impl Runner {
         let base = match request.service {
             Service::Auth => &self.target.auth_url,
             Service::Chat => &self.target.chat_url,
+            Service::Recorder => self.target.faults.as_ref().ok_or_else(|| {
+                Failure::plain("no recorder between the services takes fault orders here")
+            })?,
         };
         let url = format!("{base}{}", rendered(&request.path)?);
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
@@ -1026,6 +1029,7 @@ impl Runner {
             service: match step.request.service {
                 Service::Auth => "auth-api",
                 Service::Chat => "chat-api",
+                Service::Recorder => "recorder",
             },
             method: prepared.method.clone(),
             url: prepared.url.clone(),

@@ -148,6 +148,9 @@ pub enum Service {
     Auth,
     /// The chat-api.
     Chat,
+    /// The harness's recorder between them (fault orders): needs
+    /// `fault-injection`.
+    Recorder,
 }
 
 /// A request, every string templated.

@@ -433,7 +433,12 @@ fn request(raw: RawRequest) -> Result<Request, String> {
     let service = match raw.service.as_str() {
         "auth" => Service::Auth,
         "chat" => Service::Chat,
-        other => return Err(format!("request.service is auth or chat, not {other:?}")),
+        "recorder" => Service::Recorder,
+        other => {
+            return Err(format!(
+                "request.service is auth, chat or recorder, not {other:?}"
+            ));
+        }
     };
     let bodies = [raw.json.is_some(), raw.form.is_some(), raw.body.is_some()]
         .iter()

@@ -406,3 +406,9 @@ async fn a_key_set_fetch_for_every_unknown_kid_is_caught() {
     let report = run_with_faults(None, Some(faults::jwks_per_unknown_kid())).await;
     assert_caught(&report, &["strict.jwks-refresh.unknown-kid-at-most-once"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_kept_when_the_auth_api_fails_is_caught() {
+    let report = run_with_faults(None, Some(faults::store_before_upstream())).await;
+    assert_caught(&report, &["core.chat.upstream.nothing-stored"]);
+}

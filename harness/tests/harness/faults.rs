@@ -661,3 +661,41 @@ pub fn jwks_per_unknown_kid() -> ChatFault {
         }))
     })
 }
+
+/// A chat-api that stores the message before it asks the auth-api, and
+/// keeps it when the auth-api fails.
+pub fn store_before_upstream() -> ChatFault {
+    Box::new(|router, state| {
+        let state = state.clone();
+        router.layer(from_fn(move |request: Request, next: Next| {
+            let state = state.clone();
+            async move {
+                let path = request.uri().path().to_owned();
+                let sender = bearer(&request)
+                    .and_then(|t| claims(&t))
+                    .and_then(|c| c.sub)
+                    .and_then(|s| uuid::Uuid::parse_str(&s).ok());
+                let response = next.run(request).await;
+                let group = path
+                    .strip_prefix("/api/chat/groups/")
+                    .and_then(|rest| rest.strip_suffix("/messages"))
+                    .and_then(|g| uuid::Uuid::parse_str(g).ok());
+                if let (Some(group_id), Some(sender_id)) = (group, sender)
+                    && response.status().is_server_error()
+                {
+                    let message = chat_api::store::Message {
+                        id: uuid::Uuid::now_v7(),
+                        group_id,
+                        sender_id,
+                        org_id: uuid::Uuid::nil().to_string(),
+                        content: "kept although the auth-api failed".to_owned(),
+                        created_at: chrono::Utc::now(),
+                        request_sha256: None,
+                    };
+                    let _ = state.store().insert(&message).await;
+                }
+                response
+            }
+        }))
+    })
+}

@@ -42,16 +42,21 @@ pub enum Fault {
     Hang,
     /// 401 `invalid_token`, as to a token the auth-api no longer takes.
     Unauthorized,
+    /// The connection closed without an answer, as when the auth-api's
+    /// process dies mid-call (a proxy cannot refuse a connection it has
+    /// accepted; this is the nearest it can do).
+    Dropped,
 }
 
 impl Fault {
     /// Every fault, for the scenario values `fault.<name>.group`.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Unavailable,
         Self::ServerError,
         Self::NotJson,
         Self::Hang,
         Self::Unauthorized,
+        Self::Dropped,
     ];
 
     /// The name in orders and scenario values.
@@ -62,6 +67,7 @@ impl Fault {
             Self::NotJson => "not-json",
             Self::Hang => "hang",
             Self::Unauthorized => "unauthorized",
+            Self::Dropped => "dropped",
         }
     }
 }
@@ -380,6 +386,18 @@ async fn faulted(fault: Fault) -> (StatusCode, HeaderMap, Body, Option<String>) 
                 None,
             )
         }
+        Fault::Dropped => (
+            StatusCode::OK,
+            with_type("application/json"),
+            // A body that fails as it is sent: the connection is cut with
+            // no answer complete.
+            Body::from_stream(futures::stream::once(async {
+                Err::<axum::body::Bytes, std::io::Error>(std::io::Error::other(
+                    "dropped by the conformance harness",
+                ))
+            })),
+            None,
+        ),
     }
 }
 

@@ -156,6 +156,7 @@ pub const BUILTIN_VARS: &[&str] = &[
     "fault.not-json.group",
     "fault.hang.group",
     "fault.unauthorized.group",
+    "fault.dropped.group",
     "admin.token",
     "text.4000",
     "text.4001",

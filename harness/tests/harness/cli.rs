@@ -169,11 +169,15 @@ async fn a_configuration_file_checks_a_deployment_without_admin_access() {
     let dir = temp_dir();
     std::fs::write(dir.join("conformance.toml"), config).unwrap();
     let path = dir.join("conformance.toml");
+    let report = dir.join("report.json");
+    let json = report.clone();
     let output = tokio::task::spawn_blocking(move || {
         conformance()
             .arg("run")
             .arg("--config")
             .arg(&path)
+            .arg("--json")
+            .arg(&json)
             .env_remove("CONFORMANCE_ADMIN_TOKEN")
             .output()
             .unwrap()
@@ -189,6 +193,24 @@ async fn a_configuration_file_checks_a_deployment_without_admin_access() {
     // What needs admin access or the harness in the middle is skipped, not failed.
     assert!(stdout.contains(" 0 failed,"), "{stdout}");
     assert!(!stdout.contains(" 0 skipped"), "{stdout}");
+    // Fuzzing an admin operation without the admin token could only show
+    // that the caller is refused: skipped, saying so, never passed.
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let fuzz = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "strict.fuzz.auth.post-admin-users.malformed-json")
+        .unwrap();
+    assert_eq!(fuzz["status"], "skipped", "{fuzz}");
+    assert!(
+        fuzz["message"]
+            .as_str()
+            .unwrap()
+            .contains("the admin token"),
+        "{fuzz}"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 

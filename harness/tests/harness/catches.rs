@@ -412,3 +412,11 @@ async fn a_message_kept_when_the_auth_api_fails_is_caught() {
     let report = run_with_faults(None, Some(faults::store_before_upstream())).await;
     assert_caught(&report, &["core.chat.upstream.nothing-stored"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_than_one_retry_after_a_401_is_caught() {
+    let report = run_with_faults(None, Some(faults::retries_the_whole_send())).await;
+    assert_caught(&report, &["core.chat.upstream.unauthorized-retry"]);
+    let retry = crate::helpers::outcome(&report, "core.chat.upstream.unauthorized-retry");
+    assert_eq!(retry.actual.as_deref(), Some("4 calls"), "{retry:?}");
+}

@@ -699,3 +699,32 @@ pub fn store_before_upstream() -> ChatFault {
         }))
     })
 }
+
+/// A chat-api that, when the auth-api fails a send, tries the whole send
+/// once more: after a 401 it then calls the group endpoint four times, not
+/// the two (first call, one retry) the contract allows.
+pub fn retries_the_whole_send() -> ChatFault {
+    Box::new(|router, _| {
+        let inner = router.clone();
+        router.layer(from_fn(move |request: Request, next: Next| {
+            let inner = inner.clone();
+            async move {
+                let (parts, body) = request.into_parts();
+                let bytes = to_bytes(body, 1 << 20).await.unwrap_or_default();
+                let mut again = Request::new(Body::from(bytes.clone()));
+                *again.method_mut() = parts.method.clone();
+                *again.uri_mut() = parts.uri.clone();
+                *again.headers_mut() = parts.headers.clone();
+                let sends = parts.method == Method::POST && parts.uri.path().ends_with("/messages");
+                let response = next
+                    .run(Request::from_parts(parts, Body::from(bytes)))
+                    .await;
+                if sends && response.status() == StatusCode::BAD_GATEWAY {
+                    use tower::ServiceExt as _;
+                    return inner.oneshot(again).await.unwrap_or_else(|e| match e {});
+                }
+                response
+            }
+        }))
+    })
+}

@@ -135,7 +135,7 @@ async fn an_interrupted_run_cleans_up_too() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
+        std::thread::sleep(Duration::from_secs(4));
         Command::new("kill")
             .args(["-INT", &child.id().to_string()])
             .status()

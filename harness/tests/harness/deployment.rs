@@ -110,8 +110,9 @@ async fn a_tls_deployment_with_the_proxy_passes_core_and_strict_and_is_left_clea
     }
 
     // And the accounts it made are gone.
+    // (How many depends on the property checks' generated cases.)
     assert!(
-        stderr.contains("deleted the 8 users (with their groups)"),
+        stderr.contains("conformance: deleted the ") && !stderr.contains("could not delete"),
         "{stderr}"
     );
     std::fs::remove_dir_all(dir).ok();

@@ -409,14 +409,17 @@ impl fmt::Display for ShapeDisplay<'_> {
     }
 }
 
-/// An answer, with its body as JSON (`null` when it is none).
+/// An answer, with its body parsed once as JSON (`null` when it is none).
 struct Reply {
-    status: u16,
     body: Value,
     answer: Answer,
 }
 
 impl Reply {
+    fn status(&self) -> u16 {
+        self.answer.status
+    }
+
     fn shown(&self) -> String {
         self.answer.shown(400)
     }
@@ -591,7 +594,7 @@ impl PropertyRun {
             .await?;
         match registration {
             Registration::Refused => {
-                if reply.status != 409 {
+                if reply.status() != 409 {
                     return Err(Failure::new(
                         &request,
                         "409 conflict: the id is a user's",
@@ -602,7 +605,7 @@ impl PropertyRun {
                 self.remember(Registered { id, secret: None });
                 return Ok(None);
             }
-            Registration::MayRefuse(status) if reply.status == status => {
+            Registration::MayRefuse(status) if reply.status() == status => {
                 let code = if status == 409 {
                     "conflict"
                 } else {
@@ -621,11 +624,11 @@ impl PropertyRun {
             }
             _ => {}
         }
-        if reply.status == 201 {
+        if reply.status() == 201 {
             self.context.created.client(&id);
         }
         let secret = reply.body["client_secret"].as_str();
-        if reply.status != 201 || reply.body["client_id"] != json!(id) || secret.is_none() {
+        if reply.status() != 201 || reply.body["client_id"] != json!(id) || secret.is_none() {
             return Err(Failure::new(
                 &request,
                 "201 with the client id as given and a secret",
@@ -679,7 +682,7 @@ impl PropertyRun {
         let request = format!("POST /oauth/token as {:?} by HTTP Basic", client.id);
         let token = reply.body["access_token"]
             .as_str()
-            .filter(|_| reply.status == 200)
+            .filter(|_| reply.status() == 200)
             .ok_or_else(|| Failure::new(&request, "200 with an access token", reply.shown(), None))?
             .to_owned();
         self.context
@@ -728,7 +731,6 @@ impl PropertyRun {
             .await
             .map_err(|e| Failure::plain(format!("no answer: {e}")))?;
         Ok(Reply {
-            status: answer.status,
             body: answer.body(),
             answer,
         })
@@ -744,7 +746,7 @@ impl PropertyRun {
             || reply.body["error"]
                 .as_str()
                 .is_some_and(|code| errors.contains(&code));
-        if statuses.contains(&reply.status) && code_ok {
+        if statuses.contains(&reply.status()) && code_ok {
             return Ok(());
         }
         let mut expected = statuses
@@ -756,8 +758,8 @@ impl PropertyRun {
             expected = format!("{expected} {}", errors.join(" or "));
         }
         let actual = match reply.body["error"].as_str() {
-            Some(code) => format!("{} {code}", reply.status),
-            None => reply.status.to_string(),
+            Some(code) => format!("{} {code}", reply.status()),
+            None => reply.status().to_string(),
         };
         Err(Failure::new(request, expected, actual, Some(reply.shown())))
     }

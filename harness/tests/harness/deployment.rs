@@ -35,31 +35,24 @@ async fn a_tls_deployment_with_the_proxy_passes_core_and_strict_and_is_left_clea
         crate::helpers::start_proxy(&auth_url, &["--cacert".as_ref(), ca.as_os_str()]);
     let proxy_tls = pki.terminate(&proxy_url).await;
 
-    // The chat-api's client, registered over HTTPS.
+    // The chat-api's client, registered over HTTPS; the chat-api calls
+    // the recorder over TLS.
     let http = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap())
         .build()
         .unwrap();
-    let client: serde_json::Value = http
-        .post(format!("{auth_url}/admin/clients"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({ "client_id": "chat-api-staging", "scopes": ["groups:read"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut chat_config = chat_api::Config::local(
-        &proxy_tls,
+    let chat_plain = crate::helpers::start_chat(
+        &http,
+        &auth_url,
+        &admin,
         "chat-api-staging",
-        client["client_secret"].as_str().unwrap(),
-    );
-    chat_config.issuer = Some(ISSUER.to_owned());
-    chat_config.auth_ca_cert = Some(ca.clone());
-    let chat = chat_api::Application::build(chat_config).await.unwrap();
-    let chat_plain = chat.url();
-    tokio::spawn(chat.run_until_stopped());
+        &proxy_tls,
+        |config| {
+            config.issuer = Some(ISSUER.to_owned());
+            config.auth_ca_cert = Some(ca.clone());
+        },
+    )
+    .await;
     let chat_url = pki.terminate(&chat_plain).await;
 
     let report = dir.join("report.json");

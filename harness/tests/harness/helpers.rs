@@ -120,3 +120,37 @@ pub fn start_proxy(upstream: &str, extra: &[&std::ffi::OsStr]) -> (Killed, Strin
         .to_owned();
     (Killed(child), url)
 }
+
+/// Registers a `groups:read` client named `client_id` at the auth-api (as
+/// `admin`, through `http`) and starts a reference chat-api as that client,
+/// calling the auth-api at `upstream`, with `configure` applied; the
+/// chat-api's URL.
+pub async fn start_chat(
+    http: &reqwest::Client,
+    auth_url: &str,
+    admin: &str,
+    client_id: &str,
+    upstream: &str,
+    configure: impl FnOnce(&mut chat_api::Config),
+) -> String {
+    let client: serde_json::Value = http
+        .post(format!("{auth_url}/admin/clients"))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({ "client_id": client_id, "scopes": ["groups:read"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut config = chat_api::Config::local(
+        upstream,
+        client_id,
+        client["client_secret"].as_str().unwrap(),
+    );
+    configure(&mut config);
+    let chat = chat_api::Application::build(config).await.unwrap();
+    let url = chat.url();
+    tokio::spawn(chat.run_until_stopped());
+    url
+}

@@ -4,7 +4,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::helpers::{Killed, start_proxy};
+use crate::helpers::{Killed, start_chat, start_proxy};
 
 use reference_shared::Secret;
 
@@ -16,32 +16,21 @@ async fn a_proxy_in_front_of_a_deployment_makes_the_observation_checks_run() {
     let auth = auth_api::Application::build(auth_config).await.unwrap();
     let auth_url = auth.url();
     tokio::spawn(auth.run_until_stopped());
-    let client: serde_json::Value = reqwest::Client::new()
-        .post(format!("{auth_url}/admin/clients"))
-        .bearer_auth(admin.expose())
-        .json(&serde_json::json!({ "client_id": "chat-api-observed", "scopes": ["groups:read"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-
     let (_proxy, proxy_url) = tokio::task::spawn_blocking({
         let auth_url = auth_url.clone();
         move || start_proxy(&auth_url, &[])
     })
     .await
     .unwrap();
-    let mut chat_config = chat_api::Config::local(
-        &proxy_url,
+    let chat_url = start_chat(
+        &reqwest::Client::new(),
+        &auth_url,
+        admin.expose(),
         "chat-api-observed",
-        client["client_secret"].as_str().unwrap(),
-    );
-    chat_config.issuer = Some(auth_url.clone());
-    let chat = chat_api::Application::build(chat_config).await.unwrap();
-    let chat_url = chat.url();
-    tokio::spawn(chat.run_until_stopped());
+        &proxy_url,
+        |config| config.issuer = Some(auth_url.clone()),
+    )
+    .await;
 
     let run = |observe: Option<String>| {
         let mut args = vec![

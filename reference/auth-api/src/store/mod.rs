@@ -173,8 +173,6 @@ pub trait Groups {
 pub trait Revocations {
     /// Records a revoked `jti` until the token would have expired anyway.
     async fn revoke(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
-    /// Whether a `jti` was revoked.
-    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
     /// Whether a token is refused: revoked itself, or issued (`iat`, in
     /// seconds) before its subject was deleted. One query.
     async fn is_refused(&self, jti: &str, subject: &str, iat: i64) -> Result<bool, StoreError>;

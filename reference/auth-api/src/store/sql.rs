@@ -300,13 +300,6 @@ macro_rules! sql_store {
                     .fetch_one(&self.pool)
                     .await?)
             }
-
-            async fn is_revoked(&self, jti: &str) -> Result<bool, super::StoreError> {
-                Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)")
-                    .bind(jti)
-                    .fetch_one(&self.pool)
-                    .await?)
-            }
         }
 
         #[async_trait::async_trait]

@@ -52,6 +52,9 @@ pub const SIGNED_ATTACKS: &[&str] = &[
     "no_jti",
     "user_with_client_id",
     "user_with_scope",
+    "service_client_id_mismatch",
+    "user_without_type",
+    "user_non_uuid_sub",
 ];
 
 fn b64(value: &Value) -> String {
@@ -219,6 +222,22 @@ pub fn attack_vars(
             (
                 "user_with_scope",
                 change(json!({ "scope": "groups:read" }), &[])?,
+            ),
+            (
+                "service_client_id_mismatch",
+                change(
+                    json!({
+                        "sub": "conformance-forged-service",
+                        "client_id": "conformance-another-client",
+                        "scope": "groups:read",
+                    }),
+                    &["email", "type"],
+                )?,
+            ),
+            ("user_without_type", change(json!({}), &["type"])?),
+            (
+                "user_non_uuid_sub",
+                change(json!({ "sub": "alice-not-a-uuid" }), &[])?,
             ),
         ]);
     }

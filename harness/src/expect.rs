@@ -21,8 +21,18 @@ fn mismatch(expected: impl Into<String>, actual: impl Into<String>) -> Mismatch 
     }
 }
 
-/// Checks an answer; the first mismatch found, if any.
-pub fn check(expect: &Expect, answer: &Answer, vars: &Vars) -> Result<(), Mismatch> {
+/// How far a token's `exp - iat` may be from the `expires_in` answered with
+/// it: the two are computed a moment apart, and rounded.
+const LIFETIME_SLACK_SECS: i64 = 2;
+
+/// Checks an answer; the first mismatch found, if any. `jwks` is the
+/// auth-api's key set, for the tokens that must verify with it.
+pub fn check(
+    expect: &Expect,
+    answer: &Answer,
+    vars: &Vars,
+    jwks: Option<&Value>,
+) -> Result<(), Mismatch> {
     let render_str = |s: &str| render(s, vars).map_err(|e| mismatch("a renderable expectation", e));
     if !expect.status.is_empty() && !expect.status.contains(&answer.status) {
         let wanted: Vec<String> = expect.status.iter().map(u16::to_string).collect();
@@ -123,7 +133,54 @@ pub fn check(expect: &Expect, answer: &Answer, vars: &Vars) -> Result<(), Mismat
             }
         }
     }
+    for at in &expect.jwt_verified {
+        let token = jwt_at(answer, at)?;
+        let jwks = jwks
+            .ok_or_else(|| mismatch("the auth-api's JWKS", "no JWKS at /.well-known/jwks.json"))?;
+        crate::jwt::verify_with(token, jwks).map_err(|why| {
+            mismatch(
+                format!("the JWT at {at} signed with the JWKS key its kid names"),
+                why,
+            )
+        })?;
+    }
+    for (at, expires_in) in &expect.jwt_lifetime {
+        let claims = crate::jwt::claims(jwt_at(answer, at)?).unwrap_or_default();
+        let told = answer.json.as_ref().and_then(|j| j.pointer(expires_in));
+        let lived = claims["exp"]
+            .as_i64()
+            .zip(claims["iat"].as_i64())
+            .map(|(e, i)| e - i);
+        match (lived, told.and_then(Value::as_i64)) {
+            (Some(lived), Some(told)) if (lived - told).abs() <= LIFETIME_SLACK_SECS => {}
+            _ => {
+                return Err(mismatch(
+                    format!("the JWT at {at} living (exp - iat) the {expires_in} answered"),
+                    format!(
+                        "exp - iat = {}, {expires_in} = {}",
+                        lived.map_or_else(|| "(no exp or iat)".to_owned(), |l| l.to_string()),
+                        show(told)
+                    ),
+                ));
+            }
+        }
+    }
     Ok(())
+}
+
+/// A value found, or `(absent)`.
+fn show(value: Option<&Value>) -> String {
+    value.map_or_else(|| "(absent)".to_owned(), Value::to_string)
+}
+
+/// The JWT at a pointer of the answer.
+fn jwt_at<'a>(answer: &'a Answer, at: &str) -> Result<&'a str, Mismatch> {
+    answer
+        .json
+        .as_ref()
+        .and_then(|j| j.pointer(at))
+        .and_then(Value::as_str)
+        .ok_or_else(|| mismatch(format!("a JWT at {at}"), "nothing there"))
 }
 
 /// A JWT's header or claims, decoded without verification.
@@ -147,7 +204,6 @@ fn json_check(
         format!("{path:?} of the {within}")
     };
     let found = doc.pointer(&path);
-    let show = |v: Option<&Value>| v.map_or_else(|| "(absent)".to_owned(), Value::to_string);
     match &assertion.op {
         JsonOp::Equals(expected) => {
             let expected =
@@ -228,6 +284,25 @@ fn json_check(
                 ));
             }
         }
+        JsonOp::Distinct(pointer) => {
+            let Some(items) = found.and_then(Value::as_array) else {
+                return Err(mismatch(
+                    format!("{place}: an array"),
+                    format!("{place} = {}", show(found)),
+                ));
+            };
+            let mut seen = std::collections::HashSet::new();
+            if let Some(twice) = items
+                .iter()
+                .map(|item| item.pointer(pointer).unwrap_or(&Value::Null))
+                .find(|value| !seen.insert(value.to_string()))
+            {
+                return Err(mismatch(
+                    format!("{place}: every item's {pointer} once"),
+                    format!("{twice} more than once among {} items", items.len()),
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -251,6 +326,7 @@ fn has_type(value: &Value, kind: JsonType) -> bool {
             .is_some(),
         JsonType::Timestamp => value
             .as_str()
-            .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .is_some_and(|t| t.offset().local_minus_utc() == 0),
     }
 }

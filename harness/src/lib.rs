@@ -55,7 +55,10 @@ pub use outcome::{CheckOutcome, RunReport, Status, Summary};
 pub use properties::PropertyOptions;
 pub use provision::{Cleanup, Created, cleanup};
 pub use runner::{RunOptions, SnapshotMode, check_ids, checks, run};
-pub use stack::{AuthFault, ChatFault, ReferenceStack, StackOptions, StoreChoice, dev_key_path};
+pub use stack::{
+    AuthFault, ChatFault, ConfigureAuth, ConfigureChat, ReferenceStack, StackOptions, StoreChoice,
+    dev_key_path,
+};
 pub use target::{ConfigFile, Target};
 
 /// The scenarios that come with the harness, relative to the current

@@ -43,6 +43,13 @@ enum Command {
         #[command(flatten)]
         run: Box<RunArgs>,
     },
+    /// Runs the reference auth-api alone, as its own binary does (same
+    /// flags and `AUTH_API_*` variables), so one installed binary can stand
+    /// the reference up as separate processes. Prints its URL first.
+    AuthApi(Box<auth_api::Config>),
+    /// Runs the reference chat-api alone, as its own binary does (same flags
+    /// and `CHAT_API_*` variables). Prints its URL first.
+    ChatApi(Box<chat_api::Config>),
     /// Compares two JSON reports: regressions, fixes, new and removed checks.
     /// Exits 1 when a check that passed in OLD fails in NEW.
     Diff {
@@ -178,6 +185,20 @@ async fn main() -> ExitCode {
         Command::Run(args) => run(*args, None).await,
         Command::Snapshot { out, run: args } => run(*args, Some(SnapshotMode::Write(out))).await,
         Command::Serve { store } => serve(store).await,
+        Command::AuthApi(config) => {
+            reference_shared::http::init_tracing();
+            match auth_api::Application::build(*config).await {
+                Ok(app) => serve_service("auth-api", app.url(), app.run_until(stopped())).await,
+                Err(e) => Err(HarnessError::Stack(format!("auth-api: {e:#}"))),
+            }
+        }
+        Command::ChatApi(config) => {
+            reference_shared::http::init_tracing();
+            match chat_api::Application::build(*config).await {
+                Ok(app) => serve_service("chat-api", app.url(), app.run_until(stopped())).await,
+                Err(e) => Err(HarnessError::Stack(format!("chat-api: {e:#}"))),
+            }
+        }
         Command::List { scenarios } => list(&scenarios),
         Command::Rules { scenarios } => rules(&scenarios),
         Command::Diff { old, new } => diff(&old, &new),
@@ -412,6 +433,25 @@ async fn serve(store: StoreChoice) -> Result<u8, HarnessError> {
     println!("Ctrl-C stops both.");
     let _ = tokio::signal::ctrl_c().await;
     Ok(0)
+}
+
+/// A reference service started on its own: its URL on the first line of
+/// stdout, then it serves until `serving` ends (Ctrl-C).
+async fn serve_service(
+    name: &str,
+    url: String,
+    serving: impl Future<Output = std::io::Result<()>>,
+) -> Result<u8, HarnessError> {
+    println!("{name} listening on {url}");
+    serving
+        .await
+        .map_err(|e| HarnessError::Stack(format!("{name}: {e}")))?;
+    Ok(0)
+}
+
+/// Completes at Ctrl-C.
+async fn stopped() {
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn proxy(

@@ -165,6 +165,7 @@ impl Accounts {
         for (name, user) in &self.users {
             vars.insert(format!("{name}.id"), user.id.clone());
             vars.insert(format!("{name}.email"), user.email.clone());
+            vars.insert(format!("{name}.email.upper"), user.email.to_uppercase());
             vars.insert(
                 format!("{name}.password"),
                 user.password.expose().to_owned(),

@@ -224,6 +224,24 @@ async fn order_faults(client: &Client, target: &Target) -> Result<Vars, HarnessE
     Ok(vars)
 }
 
+/// `capture = { name = "header:location" }` keeps a header's value.
+const HEADER_CAPTURE: &str = "header:";
+
+/// The values a step's expectations see: the scenario's, and the answer's
+/// own top-level fields as `answer/<field>`.
+fn with_answer(vars: &Vars, answer: &Answer) -> Vars {
+    let mut vars = vars.clone();
+    if let Some(serde_json::Value::Object(fields)) = &answer.json {
+        for (key, value) in fields {
+            let text = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            vars.insert(format!("{}{key}", crate::scenario::ANSWER_PREFIX), text);
+        }
+    }
+    vars
+}
+
 /// One task per scenario.
 fn scenario_tasks<'a>(
     runner: &'a Runner,
@@ -239,6 +257,27 @@ fn scenario_tasks<'a>(
 /// snapshot checks) or one generated check. Each yields checks and what
 /// happened to them.
 type Task<'a> = BoxFuture<'a, Result<Vec<(Spec, Verdict)>, HarnessError>>;
+
+/// Runs the tasks, `jobs` at a time, and turns every check's verdict into
+/// its outcome, the one way outcomes are made. A task that could not run at
+/// all ends the run (exit 2) rather than leave its checks out of the report.
+async fn schedule(
+    tasks: Vec<Task<'_>>,
+    jobs: usize,
+    secrets: &Secrets,
+    on_check: &(dyn Fn(&CheckOutcome) + Sync),
+) -> Result<Vec<CheckOutcome>, HarnessError> {
+    let mut results = futures::stream::iter(tasks).buffer_unordered(jobs.max(1));
+    let mut outcomes = Vec::new();
+    while let Some(result) = results.next().await {
+        for (spec, verdict) in result? {
+            let outcome = verdict::outcome(spec, verdict, secrets);
+            on_check(&outcome);
+            outcomes.push(outcome);
+        }
+    }
+    Ok(outcomes)
+}
 
 struct Runner {
     client: Client,
@@ -349,6 +388,9 @@ impl Failure {
 /// The request and answer of a step, redacted, for reports.
 #[derive(Default, Clone)]
 struct Trace {
+    /// Why the step, though it passed, could not exercise what its check
+    /// names (it is then skipped with this reason).
+    unexercised: Option<String>,
     /// How the observed calls among `hops` were attributed to the step.
     attribution: Option<&'static str>,
     request: String,
@@ -360,6 +402,7 @@ struct Trace {
     snapshot: Option<serde_json::Value>,
 }
 
+#[derive(Clone)]
 struct Prepared {
     method: reqwest::Method,
     url: String,
@@ -399,26 +442,14 @@ impl Runner {
             .any(|h| h.trace.is_some() && h.trace == hop.trace)
     }
 
-    /// Runs the tasks, `jobs` at a time, and turns every check's verdict
-    /// into its outcome, the one way outcomes are made. A task that could
-    /// not run at all ends the run (exit 2) rather than leave its checks
-    /// out of the report.
+    /// Runs the tasks, `jobs` at a time (see [`schedule`]).
     async fn schedule(
         &self,
         tasks: Vec<Task<'_>>,
         jobs: usize,
         on_check: &(dyn Fn(&CheckOutcome) + Sync),
     ) -> Result<Vec<CheckOutcome>, HarnessError> {
-        let mut results = futures::stream::iter(tasks).buffer_unordered(jobs.max(1));
-        let mut outcomes = Vec::new();
-        while let Some(result) = results.next().await {
-            for (spec, verdict) in result? {
-                let outcome = verdict::outcome(spec, verdict, self.client.secrets());
-                on_check(&outcome);
-                outcomes.push(outcome);
-            }
-        }
-        Ok(outcomes)
+        schedule(tasks, jobs, self.client.secrets(), on_check).await
     }
 
     /// The generated property checks, one task each; skipped without the
@@ -584,7 +615,10 @@ impl Runner {
             let Some(check) = selected else { continue };
             let mut verdict = match result {
                 Ok(trace) => {
-                    let mut verdict = Verdict::passed("as expected");
+                    let mut verdict = match trace.unexercised {
+                        Some(why) => Verdict::skipped(why),
+                        None => Verdict::passed("as expected"),
+                    };
                     verdict.request = Some(trace.request);
                     verdict.hops = trace.hops;
                     verdict.attribution = trace.attribution;
@@ -689,6 +723,7 @@ impl Runner {
             hops: Vec::new(),
             snapshot: None,
             attribution: None,
+            unexercised: None,
         };
         let sends = (0..step.request.repeat).map(|_| self.send(&prepared, step));
         let answers = futures::future::join_all(sends).await;
@@ -705,6 +740,14 @@ impl Runner {
             attribution,
             ..trace_base
         };
+        let jwks = if step.expect.jwt_verified.is_empty() {
+            None
+        } else {
+            self.jwks().await
+        };
+        for (answer, _) in answers.iter().flatten() {
+            self.keep_secret(answer);
+        }
         let mut first: Option<Answer> = None;
         for answer in answers {
             let (answer, _) = answer.map_err(|e| Failure {
@@ -715,7 +758,12 @@ impl Runner {
                     ..trace_base.clone()
                 })),
             })?;
-            if let Err(mismatch) = expect::check(&step.expect, &answer, vars) {
+            if let Err(mismatch) = expect::check(
+                &step.expect,
+                &answer,
+                &with_answer(vars, &answer),
+                jwks.as_ref(),
+            ) {
                 return Err(Failure {
                     message: format!("expected {}, got {}", mismatch.expected, mismatch.actual),
                     mismatch: Some(Box::new(mismatch)),
@@ -725,20 +773,31 @@ impl Runner {
             first.get_or_insert(answer);
         }
         let answer = first.expect("repeat is at least 1");
-        let trace = self.answered(trace_base, &answer, hops, vars);
+        // Captured first, so that the answer's snapshot names what it made
+        // (`<doomed>`, not a value that differs from run to run).
+        let mut captured = Vec::new();
         for (name, pointer) in &step.capture {
-            let value = answer
-                .json
-                .as_ref()
-                .and_then(|j| j.pointer(pointer))
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-                .ok_or_else(|| Failure {
-                    message: format!("nothing at {pointer} to capture as {name}"),
-                    mismatch: None,
-                    trace: Some(Box::new(trace.clone())),
-                })?;
-            vars.insert(name.clone(), value);
+            let value = match pointer.strip_prefix(HEADER_CAPTURE) {
+                Some(header) => answer.header(&header.to_lowercase()).map(str::to_owned),
+                None => answer
+                    .json
+                    .as_ref()
+                    .and_then(|j| j.pointer(pointer))
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)),
+            };
+            match value {
+                Some(value) => captured.push((name.clone(), value)),
+                None => {
+                    return Err(Failure {
+                        message: format!("nothing at {pointer} to capture as {name}"),
+                        mismatch: None,
+                        trace: Some(Box::new(self.answered(trace_base, &answer, hops, vars))),
+                    });
+                }
+            }
         }
+        vars.extend(captured);
+        let trace = self.answered(trace_base, &answer, hops, vars);
         if let Some(within) = step.expect.within_ms
             && let Some(slow) = own.iter().find(|h| h.duration_ms > within)
         {
@@ -760,14 +819,25 @@ impl Runner {
             }),
             None => None,
         };
-        if let Some(observe) = &observe
-            && let Err(mismatch) = Self::observed(observe, scenario, &own, recorded.as_deref())
-        {
-            return Err(Failure {
-                message: format!("expected {}, got {}", mismatch.expected, mismatch.actual),
-                mismatch: Some(Box::new(mismatch)),
-                trace: Some(Box::new(trace)),
-            });
+        let mut trace = trace;
+        if let Some(observe) = &observe {
+            match Self::observed(observe, scenario, &own, recorded.as_deref()) {
+                Err(mismatch) => {
+                    return Err(Failure {
+                        message: format!("expected {}, got {}", mismatch.expected, mismatch.actual),
+                        mismatch: Some(Box::new(mismatch)),
+                        trace: Some(Box::new(trace)),
+                    });
+                }
+                // Conditions on each call, and no call to hold them to.
+                Ok(0) if observe.credential.is_some() || observe.scope.is_some() => {
+                    trace.unexercised = Some(format!(
+                        "no {} {} call from the chat-api to the auth-api was seen, so none could be held to its conditions",
+                        observe.method, observe.path
+                    ));
+                }
+                Ok(_) => {}
+            }
         }
         Ok(trace)
     }
@@ -847,12 +917,13 @@ impl Runner {
     }
 
     /// Holds the observed calls to a step's `observe`.
+    /// Holds the observed calls to `observe`; how many matched.
     fn observed(
         observe: &Observe,
         scenario: &ScenarioCalls,
         own: &[Hop],
         recorded: Option<&[Hop]>,
-    ) -> Result<(), Mismatch> {
+    ) -> Result<usize, Mismatch> {
         let recorded = recorded.ok_or_else(|| Mismatch {
             expected: "calls between the services to observe".to_owned(),
             actual: "nothing records them here".to_owned(),
@@ -920,7 +991,7 @@ impl Runner {
                 ),
             });
         }
-        Ok(())
+        Ok(count)
     }
 
     async fn attack_tokens(&self) -> Vars {
@@ -972,6 +1043,12 @@ impl Runner {
                 headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
             }
             Auth::Basic(name) => headers.push(("Authorization".to_owned(), self.basic(name)?)),
+            Auth::BasicWith { id, secret } => {
+                let value =
+                    reference_shared::form::basic_authorization(&rendered(id)?, &rendered(secret)?);
+                self.client.secrets().add(&value, "Basic $CLIENT_BASIC");
+                headers.push(("Authorization".to_owned(), value));
+            }
             Auth::Form(name) => {
                 let client = self.client(name)?;
                 form_extra.push(("client_id".to_owned(), client.id.clone()));
@@ -1024,7 +1101,59 @@ impl Runner {
 
     /// Sends a prepared request through the harness's client; the answer
     /// and the hop it made.
+    /// Sends the step's request; for a step that walks a listing, every
+    /// page, gathered into one answer (see [`crate::scenario::Walk`]).
     async fn send(&self, prepared: &Prepared, step: &Step) -> Result<(Answer, Hop), String> {
+        let Some(walk) = &step.request.walk else {
+            return self.send_once(prepared, step).await;
+        };
+        // Enough for any listing a scenario makes; a cursor that never ends
+        // shows as items seen more than once.
+        const MAX_PAGES: usize = 500;
+        let (mut answer, hop) = self.send_once(prepared, step).await?;
+        let mut items = Vec::new();
+        let mut pages = 1;
+        loop {
+            let page = answer.json.clone().unwrap_or_default();
+            if answer.status != 200 {
+                break;
+            }
+            if let Some(found) = page
+                .pointer(&walk.items)
+                .and_then(serde_json::Value::as_array)
+            {
+                items.extend(found.iter().cloned());
+            }
+            let cursor = match page.pointer(&walk.cursor) {
+                Some(serde_json::Value::String(text)) => text.clone(),
+                Some(serde_json::Value::Number(n)) => n.to_string(),
+                _ => break,
+            };
+            if pages == MAX_PAGES {
+                break;
+            }
+            let mut url = reqwest::Url::parse(&prepared.url).map_err(|e| e.to_string())?;
+            url.query_pairs_mut().append_pair(&walk.param, &cursor);
+            let next = Prepared {
+                url: url.to_string(),
+                ..prepared.clone()
+            };
+            answer = self.send_once(&next, step).await?.0;
+            pages += 1;
+        }
+        let body = serde_json::json!({ "status": answer.status, "items": items, "pages": pages });
+        Ok((
+            Answer {
+                status: answer.status,
+                headers: answer.headers,
+                text: body.to_string(),
+                json: Some(body),
+            },
+            hop,
+        ))
+    }
+
+    async fn send_once(&self, prepared: &Prepared, step: &Step) -> Result<(Answer, Hop), String> {
         let outgoing = Outgoing {
             service: match step.request.service {
                 Service::Auth => "auth-api",
@@ -1061,6 +1190,28 @@ impl Runner {
             .secrets()
             .add(&value, &format!("Basic ${}_BASIC", name.to_uppercase()));
         Ok(value)
+    }
+
+    /// Registers the secrets an answer hands out (a client's secret, a
+    /// token), so that no report or snapshot shows them.
+    fn keep_secret(&self, answer: &Answer) {
+        let Some(serde_json::Value::Object(fields)) = &answer.json else {
+            return;
+        };
+        for field in ["client_secret", "access_token", "refresh_token", "password"] {
+            if let Some(value) = fields.get(field).and_then(serde_json::Value::as_str) {
+                self.client
+                    .secrets()
+                    .add(value, &format!("${}", field.to_uppercase()));
+            }
+        }
+    }
+
+    /// The auth-api's key set, fetched now (keys rotate), if it answers one.
+    async fn jwks(&self) -> Option<serde_json::Value> {
+        let url = format!("{}/.well-known/jwks.json", self.target.auth_url);
+        let response = self.client.http().get(url).send().await.ok()?;
+        response.json().await.ok()
     }
 
     async fn user_token(&self, name: &str) -> Result<String, Failure> {
@@ -1214,4 +1365,33 @@ pub fn checks(scenarios: &[Scenario]) -> BTreeSet<(String, Level, String)> {
 /// The check ids, for `--expected-failures`.
 pub fn check_ids(scenarios: &[Scenario]) -> BTreeSet<String> {
     checks(scenarios).into_iter().map(|(id, _, _)| id).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_task_that_could_not_run_ends_the_run_naming_it() {
+        let spec = Spec::generated("core.x.y", Level::Core, "CONTRACT x", "test", "a step");
+        let ran: Task<'_> = Box::pin(async move { Ok(vec![(spec, Verdict::passed("held"))]) });
+        let died: Task<'_> = Box::pin(async {
+            Err(HarnessError::Task {
+                name: "core.properties.subjects".to_owned(),
+                why: "the task panicked".to_owned(),
+            })
+        });
+        let seen = std::sync::Mutex::new(Vec::new());
+        let error = schedule(vec![ran, died], 1, &Default::default(), &|o| {
+            seen.lock().unwrap().push(o.id.clone());
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "core.properties.subjects could not run: the task panicked"
+        );
+        // What ran before is still shown as it happened.
+        assert_eq!(*seen.lock().unwrap(), ["core.x.y"]);
+    }
 }

@@ -186,6 +186,14 @@ pub fn rules_matrix(checks: &std::collections::BTreeSet<(String, Level, String)>
             let _ = writeln!(text, "    {level:9} {id}");
         }
     }
+    if unchecked.is_empty() {
+        let _ = writeln!(
+            text,
+            "\nevery one of the {} rules of the contract has a check",
+            crate::rules::CONTRACT.len()
+        );
+        return text;
+    }
     let _ = writeln!(
         text,
         "\n{} of {} rules of the contract have a check; without one:",
@@ -196,4 +204,29 @@ pub fn rules_matrix(checks: &std::collections::BTreeSet<(String, Level, String)>
         let _ = writeln!(text, "  {rule}");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rules_matrix_lists_the_rules_left_without_a_check() {
+        let checks = [(
+            "core.chat.send.sender-mismatch".to_owned(),
+            Level::Core,
+            "CONTRACT Chat-API step 2".to_owned(),
+        )]
+        .into_iter()
+        .collect();
+        let text = rules_matrix(&checks);
+        let (checked, unchecked) = text.split_once("without one:").expect("a list");
+        assert!(
+            checked.contains("CONTRACT Chat-API step 2  (1 checks)"),
+            "{text}"
+        );
+        assert!(checked.contains(&format!("1 of {} rules", crate::rules::CONTRACT.len())));
+        assert!(unchecked.contains("  CONTRACT Chat-API step 3\n"), "{text}");
+        assert!(!unchecked.contains("CONTRACT Chat-API step 2\n"), "{text}");
+    }
 }

@@ -134,6 +134,13 @@ pub enum Auth {
     },
     /// A client's credentials by HTTP Basic.
     Basic(String),
+    /// These credentials (templated: a client a step made) by HTTP Basic.
+    BasicWith {
+        /// The client id.
+        id: String,
+        /// Its secret.
+        secret: String,
+    },
     /// A client's credentials in the form body.
     Form(String),
     /// A literal bearer token (templated).
@@ -168,6 +175,22 @@ pub struct Request {
     pub body: Body,
     /// Send it this many times at once (load); the expectations hold for each.
     pub repeat: usize,
+    /// Follow the pages of a listing to their end.
+    pub walk: Option<Walk>,
+}
+
+/// How to walk a paged listing: each page's `items` are gathered, and the
+/// next page is asked for with `param` = the page's `cursor` until that is
+/// null or absent. The expectations then hold for
+/// `{"status": …, "items": [every item], "pages": N}`.
+#[derive(Debug, Clone)]
+pub struct Walk {
+    /// Pointer to a page's items.
+    pub items: String,
+    /// Pointer to a page's cursor.
+    pub cursor: String,
+    /// The query parameter that takes the cursor.
+    pub param: String,
 }
 
 /// A request body.
@@ -207,6 +230,12 @@ pub struct Expect {
     pub json: Vec<JsonAssert>,
     /// Assertions on JWTs in the body.
     pub jwt: Vec<JwtAssert>,
+    /// Pointers to JWTs whose signature must verify with the key of the
+    /// auth-api's JWKS that their `kid` names.
+    pub jwt_verified: Vec<String>,
+    /// (JWT, `expires_in`) pointers: the token's `exp - iat` must be the
+    /// answer's `expires_in` (give or take a second or two).
+    pub jwt_lifetime: Vec<(String, String)>,
     /// Each answer within this many milliseconds.
     pub within_ms: Option<u64>,
 }
@@ -222,6 +251,8 @@ impl Expect {
             && self.header_absent.is_empty()
             && self.json.is_empty()
             && self.jwt.is_empty()
+            && self.jwt_verified.is_empty()
+            && self.jwt_lifetime.is_empty()
             && self.within_ms.is_none()
     }
 }
@@ -254,6 +285,8 @@ pub enum JsonOp {
     Item(serde_json::Map<String, serde_json::Value>),
     /// An array or string of this length.
     Length(usize),
+    /// An array whose items' values at this pointer are pairwise distinct.
+    Distinct(String),
 }
 
 /// JSON types.
@@ -275,7 +308,7 @@ pub enum JsonType {
     Null,
     /// A lower-case hyphenated UUID string.
     Uuid,
-    /// An RFC 3339 timestamp string.
+    /// An RFC 3339 timestamp string in UTC (`Z` or `+00:00`).
     Timestamp,
 }
 

@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use super::model::{
     Auth, Body, Check, Expect, JsonAssert, JsonOp, JsonType, JwtAssert, JwtPart, Level, Observe,
-    Request, Scenario, Service, Step, Window,
+    Request, Scenario, Service, Step, Walk, Window,
 };
 use super::template::names;
 
@@ -62,6 +62,7 @@ struct RawAuth {
     basic: Option<String>,
     form: Option<String>,
     bearer: Option<String>,
+    secret: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +78,15 @@ struct RawRequest {
     body: Option<String>,
     content_type: Option<String>,
     repeat: Option<usize>,
+    walk: Option<RawWalk>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWalk {
+    items: String,
+    cursor: String,
+    param: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -112,6 +122,7 @@ struct RawJsonAssert {
     contains: Option<String>,
     item: Option<toml::Table>,
     length: Option<usize>,
+    distinct: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -122,6 +133,9 @@ struct RawJwt {
     header: Vec<RawJsonAssert>,
     #[serde(default)]
     claims: Vec<RawJsonAssert>,
+    #[serde(default)]
+    verified: bool,
+    lifetime: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -141,9 +155,11 @@ pub const BUILTIN_VARS: &[&str] = &[
     "run",
     "alice.id",
     "alice.email",
+    "alice.email.upper",
     "alice.password",
     "bob.id",
     "bob.email",
+    "bob.email.upper",
     "bob.password",
     "group.id",
     "group.org_id",
@@ -162,9 +178,14 @@ pub const BUILTIN_VARS: &[&str] = &[
     "text.4001",
 ];
 
+/// In expectations, `{{answer/<field>}}` is that top-level field of the
+/// answer being checked (`{{answer/id}}`: the id it just made).
+pub const ANSWER_PREFIX: &str = "answer/";
+
 /// Whether a name is built in: a fixed one, or an attack token.
 fn is_builtin(name: &str) -> bool {
     BUILTIN_VARS.contains(&name)
+        || name.starts_with(ANSWER_PREFIX)
         || name.strip_prefix("attack.").is_some_and(|a| {
             crate::attacks::ATTACKS.contains(&a) || crate::attacks::SIGNED_ATTACKS.contains(&a)
         })
@@ -410,7 +431,15 @@ fn auth(raw: Option<RawAuth>) -> Result<Auth, String> {
     if raw.scope.is_some() && raw.service.is_none() {
         return Err("auth.scope goes with auth.service".to_owned());
     }
+    if raw.secret.is_some() && raw.basic.is_none() {
+        return Err("auth.secret goes with auth.basic".to_owned());
+    }
     Ok(match raw {
+        RawAuth {
+            basic: Some(id),
+            secret: Some(secret),
+            ..
+        } => Auth::BasicWith { id, secret },
         RawAuth { user: Some(u), .. } => Auth::User(u),
         RawAuth {
             service: Some(client),
@@ -467,13 +496,22 @@ fn request(raw: RawRequest) -> Result<Request, String> {
         },
         _ => Body::Empty,
     };
+    let repeat = raw.repeat.unwrap_or(1).max(1);
+    if raw.walk.is_some() && repeat > 1 {
+        return Err("a request walks its pages or repeats, not both".to_owned());
+    }
     Ok(Request {
         service,
         method: raw.method.to_uppercase(),
         path: raw.path,
         headers: raw.headers,
         body,
-        repeat: raw.repeat.unwrap_or(1).max(1),
+        repeat,
+        walk: raw.walk.map(|w| Walk {
+            items: w.items,
+            cursor: w.cursor,
+            param: w.param,
+        }),
     })
 }
 
@@ -504,7 +542,15 @@ fn expect(raw: RawExpect) -> Result<Expect, String> {
         .map(json_assert)
         .collect::<Result<_, _>>()?;
     let mut jwt = Vec::new();
+    let mut jwt_verified = Vec::new();
+    let mut jwt_lifetime = Vec::new();
     for raw_jwt in raw.jwt {
+        if raw_jwt.verified {
+            jwt_verified.push(raw_jwt.at.clone());
+        }
+        if let Some(expires_in) = raw_jwt.lifetime {
+            jwt_lifetime.push((raw_jwt.at.clone(), expires_in));
+        }
         for (part, checks) in [
             (JwtPart::Header, raw_jwt.header),
             (JwtPart::Claims, raw_jwt.claims),
@@ -548,6 +594,8 @@ fn expect(raw: RawExpect) -> Result<Expect, String> {
         header_absent: raw.header_absent.iter().map(|h| h.to_lowercase()).collect(),
         json,
         jwt,
+        jwt_verified,
+        jwt_lifetime,
         within_ms: raw.within_ms,
     })
 }
@@ -589,9 +637,12 @@ fn json_assert(raw: RawJsonAssert) -> Result<JsonAssert, String> {
     if let Some(n) = raw.length {
         ops.push(JsonOp::Length(n));
     }
+    if let Some(pointer) = raw.distinct {
+        ops.push(JsonOp::Distinct(pointer));
+    }
     if ops.len() != 1 {
         return Err(format!(
-            "the assertion on {:?} needs exactly one of equals, not_equals, type, absent, present, contains, item, length",
+            "the assertion on {:?} needs exactly one of equals, not_equals, type, absent, present, contains, item, length, distinct",
             raw.path
         ));
     }
@@ -611,8 +662,10 @@ fn step_names(step: &Step) -> Vec<String> {
         Body::Raw { text, .. } => texts.push(text.clone()),
         Body::Empty => {}
     }
-    if let Auth::Bearer(t) = &step.auth {
-        texts.push(t.clone());
+    match &step.auth {
+        Auth::Bearer(t) => texts.push(t.clone()),
+        Auth::BasicWith { id, secret } => texts.extend([id.clone(), secret.clone()]),
+        _ => {}
     }
     let asserts = step
         .expect

@@ -290,8 +290,8 @@ async fn fuzzing_catches_plain_text_errors_a_500_and_an_ignored_property() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_token_passed_on_to_the_auth_api_is_seen_by_the_recorder() {
     let report = run_with_faults(None, Some(faults::user_token_upstream())).await;
-    assert_caught(&report, &["strict.observed.service-token-for-groups"]);
-    let check = helpers::outcome(&report, "strict.observed.service-token-for-groups");
+    assert_caught(&report, &["core.observed.service-token-for-groups"]);
+    let check = helpers::outcome(&report, "core.observed.service-token-for-groups");
     assert!(
         check
             .actual
@@ -411,6 +411,19 @@ async fn a_key_set_fetch_for_every_unknown_kid_is_caught() {
 async fn a_message_kept_when_the_auth_api_fails_is_caught() {
     let report = run_with_faults(None, Some(faults::store_before_upstream())).await;
     assert_caught(&report, &["core.chat.upstream.nothing-stored"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_retry_after_a_401_is_caught() {
+    let report = helpers::run_against(conformance::StackOptions {
+        store: Some(conformance::StoreChoice::Embedded),
+        configure_chat: Some(faults::never_retries_after_a_401()),
+        ..conformance::StackOptions::default()
+    })
+    .await;
+    assert_caught(&report, &["core.chat.upstream.unauthorized-retry"]);
+    let retry = helpers::outcome(&report, "core.chat.upstream.unauthorized-retry");
+    assert_eq!(retry.actual.as_deref(), Some("1 calls"), "{retry:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

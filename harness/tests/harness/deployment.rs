@@ -1,5 +1,5 @@
 //! A deployment-shaped check: the reference auth-api and chat-api started
-//! on their own, each behind a TLS terminator whose certificate a private
+//! as processes of their own, each behind a TLS terminator whose certificate a private
 //! CA made in the test; `conformance proxy` (a separate process) between
 //! the chat-api and the auth-api, reached over TLS both ways; and
 //! `conformance run --observe … --cacert …` against it all, as a team's CI
@@ -19,14 +19,15 @@ async fn a_tls_deployment_with_the_proxy_passes_core_and_strict_and_is_left_clea
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, &pki.ca_pem).unwrap();
 
-    // The auth-api, behind TLS.
+    // The auth-api, a process of its own (`conformance auth-api`, the same
+    // code as the auth-api binary), behind TLS.
     let admin = format!("admin-{}", uuid::Uuid::new_v4().simple());
-    let mut auth_config = auth_api::Config::local(conformance::dev_key_path());
-    auth_config.admin_token = Some(reference_shared::Secret::new(&admin));
-    auth_config.issuer = Some(ISSUER.to_owned());
-    let auth = auth_api::Application::build(auth_config).await.unwrap();
-    let auth_plain = auth.url();
-    tokio::spawn(auth.run_until_stopped());
+    let mut auth = Command::new(env!("CARGO_BIN_EXE_conformance"));
+    auth.args(["auth-api", "--listen", "127.0.0.1:0", "--issuer", ISSUER])
+        .arg("--signing-key")
+        .arg(conformance::dev_key_path())
+        .env("AUTH_API_ADMIN_TOKEN", &admin);
+    let (_auth, auth_plain) = crate::helpers::start_process(auth);
     let auth_url = pki.terminate(&auth_plain).await;
 
     // The recorder, a process of its own, reaching the auth-api over TLS;
@@ -35,24 +36,21 @@ async fn a_tls_deployment_with_the_proxy_passes_core_and_strict_and_is_left_clea
         crate::helpers::start_proxy(&auth_url, &["--cacert".as_ref(), ca.as_os_str()]);
     let proxy_tls = pki.terminate(&proxy_url).await;
 
-    // The chat-api's client, registered over HTTPS; the chat-api calls
-    // the recorder over TLS.
+    // The chat-api's client, registered over HTTPS; the chat-api, a process
+    // of its own, calls the recorder over TLS.
     let http = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap())
         .build()
         .unwrap();
-    let chat_plain = crate::helpers::start_chat(
-        &http,
-        &auth_url,
-        &admin,
-        "chat-api-staging",
-        &proxy_tls,
-        |config| {
-            config.issuer = Some(ISSUER.to_owned());
-            config.auth_ca_cert = Some(ca.clone());
-        },
-    )
-    .await;
+    let client_id = "chat-api-staging";
+    let secret = crate::helpers::register_chat_client(&http, &auth_url, &admin, client_id).await;
+    let mut chat = Command::new(env!("CARGO_BIN_EXE_conformance"));
+    chat.args(["chat-api", "--listen", "127.0.0.1:0", "--issuer", ISSUER])
+        .args(["--auth-url", &proxy_tls, "--client-id", client_id])
+        .arg("--auth-ca-cert")
+        .arg(&ca)
+        .env("CHAT_API_CLIENT_SECRET", &secret);
+    let (_chat, chat_plain) = crate::helpers::start_process(chat);
     let chat_url = pki.terminate(&chat_plain).await;
 
     let report = dir.join("report.json");
@@ -96,7 +94,7 @@ async fn a_tls_deployment_with_the_proxy_passes_core_and_strict_and_is_left_clea
         "core.chat.upstream.hang",
         "core.chat.upstream.unauthorized-retry",
         "core.chat.token-reuse.three-messages",
-        "strict.observed.service-token-for-groups",
+        "core.observed.service-token-for-groups",
     ] {
         let check = checks.iter().find(|c| c["id"] == id).unwrap();
         assert_eq!(check["status"], "passed", "{check}");

@@ -728,3 +728,57 @@ pub fn retries_the_whole_send() -> ChatFault {
         }))
     })
 }
+
+/// A chat-api that, after a 401 from the group endpoints, never retries:
+/// a hop between the chat-api and the recorder answers the call that
+/// follows a 401 on the same path with a 401 of its own, so the recorder
+/// sees one call where the contract wants two (the chat-api itself still
+/// fetches a new token, as the faulty one would).
+pub fn never_retries_after_a_401() -> conformance::ConfigureChat {
+    Box::new(|config| {
+        let upstream = config.auth_url.clone();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        config.auth_url = format!("http://{}", listener.local_addr().unwrap());
+        let refused: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+        let http = reqwest::Client::new();
+        let hop = axum::Router::new().fallback(move |request: Request| {
+            let (refused, http, upstream) = (refused.clone(), http.clone(), upstream.clone());
+            async move {
+                let path = request.uri().path().to_owned();
+                if refused.lock().unwrap().remove(&path) {
+                    let body =
+                        json!({ "error": "invalid_token", "error_description": "swallowed retry" });
+                    return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+                }
+                let (parts, body) = request.into_parts();
+                let query = parts
+                    .uri
+                    .query()
+                    .map(|q| format!("?{q}"))
+                    .unwrap_or_default();
+                let mut headers = parts.headers.clone();
+                headers.remove(header::HOST);
+                let answer = http
+                    .request(parts.method, format!("{upstream}{path}{query}"))
+                    .headers(headers)
+                    .body(to_bytes(body, 1 << 20).await.unwrap_or_default())
+                    .send()
+                    .await
+                    .unwrap();
+                if answer.status() == StatusCode::UNAUTHORIZED {
+                    refused.lock().unwrap().insert(path);
+                }
+                let mut response = Response::builder().status(answer.status());
+                for (name, value) in answer.headers() {
+                    response = response.header(name, value);
+                }
+                response
+                    .body(Body::from(answer.bytes().await.unwrap_or_default()))
+                    .unwrap()
+            }
+        });
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        tokio::spawn(async move { axum::serve(listener, hop).await });
+    })
+}

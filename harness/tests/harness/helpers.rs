@@ -91,7 +91,7 @@ pub fn assert_caught(report: &RunReport, expected: &[&str]) {
     }
 }
 
-/// Kills the proxy when the test ends, however it ends.
+/// Kills a process the test started when the test ends, however it ends.
 pub struct Killed(pub std::process::Child);
 
 impl Drop for Killed {
@@ -103,14 +103,24 @@ impl Drop for Killed {
 
 /// Starts `conformance proxy` on a free port, with `extra` arguments; its URL.
 pub fn start_proxy(upstream: &str, extra: &[&std::ffi::OsStr]) -> (Killed, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_conformance"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_conformance"));
+    command
         .args(["proxy", "--listen", "127.0.0.1:0", "--upstream", upstream])
-        .args(extra)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .args(extra);
+    start_process(command)
+}
+
+/// Starts `command`, a `conformance` subcommand that prints its URL on its
+/// first line of stdout and serves; the process and that URL.
+pub fn start_process(mut command: std::process::Command) -> (Killed, String) {
+    let mut child = Killed(
+        command
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
+    std::io::BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut first)
         .unwrap();
     let url = first
@@ -118,7 +128,7 @@ pub fn start_proxy(upstream: &str, extra: &[&std::ffi::OsStr]) -> (Killed, Strin
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no URL in {first:?}"))
         .to_owned();
-    (Killed(child), url)
+    (child, url)
 }
 
 /// Registers a `groups:read` client named `client_id` at the auth-api (as
@@ -133,6 +143,23 @@ pub async fn start_chat(
     upstream: &str,
     configure: impl FnOnce(&mut chat_api::Config),
 ) -> String {
+    let secret = register_chat_client(http, auth_url, admin, client_id).await;
+    let mut config = chat_api::Config::local(upstream, client_id, &secret);
+    configure(&mut config);
+    let chat = chat_api::Application::build(config).await.unwrap();
+    let url = chat.url();
+    tokio::spawn(chat.run_until_stopped());
+    url
+}
+
+/// Registers a `groups:read` client named `client_id` at the auth-api (as
+/// `admin`, through `http`), as a chat-api's operator would; its secret.
+pub async fn register_chat_client(
+    http: &reqwest::Client,
+    auth_url: &str,
+    admin: &str,
+    client_id: &str,
+) -> String {
     let client: serde_json::Value = http
         .post(format!("{auth_url}/admin/clients"))
         .bearer_auth(admin)
@@ -143,14 +170,5 @@ pub async fn start_chat(
         .json()
         .await
         .unwrap();
-    let mut config = chat_api::Config::local(
-        upstream,
-        client_id,
-        client["client_secret"].as_str().unwrap(),
-    );
-    configure(&mut config);
-    let chat = chat_api::Application::build(config).await.unwrap();
-    let url = chat.url();
-    tokio::spawn(chat.run_until_stopped());
-    url
+    client["client_secret"].as_str().unwrap().to_owned()
 }

@@ -65,7 +65,7 @@ async fn a_proxy_in_front_of_a_deployment_makes_the_observation_checks_run() {
     assert_eq!(observed.status.code(), Some(0), "{out}");
     for id in [
         "pass core.chat.token-reuse.three-messages",
-        "pass strict.observed.service-token-for-groups",
+        "pass core.observed.service-token-for-groups",
         "pass strict.observed.token-scope",
     ] {
         assert!(out.contains(id), "{id} in {out}");

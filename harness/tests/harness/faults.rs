@@ -204,7 +204,7 @@ fn rewriting_tokens(
 }
 
 /// Both services wear the same broken verifier.
-fn both(
+pub fn both(
     rewrite: impl Fn(&mut Value, &mut Value) -> bool + Send + Sync + 'static,
 ) -> (AuthFault, ChatFault) {
     let layer = rewriting_tokens(rewrite);

@@ -172,3 +172,19 @@ pub async fn register_chat_client(
         .unwrap();
     client["client_secret"].as_str().unwrap().to_owned()
 }
+
+/// Asserts the run fails, these checks among its failures, and nothing
+/// failing outside `families` (check id prefixes) and the snapshot checks,
+/// which see any change in the answers: the fault is caught by the checks
+/// named for its rule, not by accident elsewhere.
+pub fn assert_caught_only(report: &RunReport, expected: &[&str], families: &[&str]) {
+    assert_caught(report, expected);
+    let stray: Vec<String> = failed(report)
+        .into_iter()
+        .filter(|id| !id.contains(".snapshot.") && !families.iter().any(|f| id.starts_with(f)))
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "caught outside {families:?} too: {stray:?}"
+    );
+}

@@ -8,6 +8,7 @@ mod helpers;
 mod catches;
 mod cleanup;
 mod cli;
+mod coverage;
 mod deployment;
 mod gating;
 mod html;

@@ -1104,12 +1104,12 @@ impl Runner {
     /// Sends the step's request; for a step that walks a listing, every
     /// page, gathered into one answer (see [`crate::scenario::Walk`]).
     async fn send(&self, prepared: &Prepared, step: &Step) -> Result<(Answer, Hop), String> {
-        let Some(walk) = &step.request.walk else {
-            return self.send_once(prepared, step).await;
-        };
         // Enough for any listing a scenario makes; a cursor that never ends
         // shows as items seen more than once.
         const MAX_PAGES: usize = 500;
+        let Some(walk) = &step.request.walk else {
+            return self.send_once(prepared, step).await;
+        };
         let (mut answer, hop) = self.send_once(prepared, step).await?;
         let mut items = Vec::new();
         let mut pages = 1;
@@ -1382,7 +1382,7 @@ mod tests {
             })
         });
         let seen = std::sync::Mutex::new(Vec::new());
-        let error = schedule(vec![ran, died], 1, &Default::default(), &|o| {
+        let error = schedule(vec![ran, died], 1, &Secrets::default(), &|o| {
             seen.lock().unwrap().push(o.id.clone());
         })
         .await

@@ -257,8 +257,26 @@ fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, String)>, ScenarioError> {
 fn parse_all(files: Vec<(PathBuf, String)>) -> Result<Vec<Scenario>, ScenarioError> {
     let mut scenarios = Vec::new();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+    // The snapshot checks of `core.x` and `strict.x` would both be
+    // `reference.snapshot.x`: a scenario id is unique without its level.
+    let mut names: BTreeMap<String, PathBuf> = BTreeMap::new();
     for (file, text) in files {
         let scenario = parse(&file, &text)?;
+        let name = scenario
+            .id
+            .split_once('.')
+            .map_or(scenario.id.as_str(), |(_, rest)| rest);
+        if let Some(other) = names.insert(name.to_owned(), file.clone()) {
+            return Err(ScenarioError {
+                file: file.clone(),
+                line: 1,
+                message: format!(
+                    "scenario id {} is, but for its level, the id of {}'s: their snapshot checks would share an id",
+                    scenario.id,
+                    other.display()
+                ),
+            });
+        }
         for step in &scenario.steps {
             if let Some(check) = &step.check
                 && let Some(other) = seen.insert(check.id.clone(), file.clone())

@@ -785,8 +785,11 @@ async fn an_expires_in_that_lies_is_caught() {
     let report = run_with_faults(Some(fault), None).await;
     assert_caught_only(
         &report,
-        &["core.tokens.user-lifetime", "core.tokens.service-lifetime"],
-        &["core.tokens."],
+        &[
+            "core.issued-tokens.user-lifetime",
+            "core.issued-tokens.service-lifetime",
+        ],
+        &["core.issued-tokens."],
     );
 }
 
@@ -822,9 +825,12 @@ async fn a_jwks_that_does_not_verify_the_tokens_is_caught() {
     let report = run_with_faults(Some(fault), None).await;
     assert_caught_only(
         &report,
-        &["core.tokens.user-signed", "core.tokens.service-signed"],
         &[
-            "core.tokens.",
+            "core.issued-tokens.user-signed",
+            "core.issued-tokens.service-signed",
+        ],
+        &[
+            "core.issued-tokens.",
             "strict.jwt.",
             "strict.jwks",
             "strict.attacks.",
@@ -857,10 +863,10 @@ async fn an_issuer_other_than_the_tokens_is_caught() {
     assert_caught_only(
         &report,
         &[
-            "core.tokens.user-subject-and-issuer",
-            "core.tokens.service-issuer",
+            "core.issued-tokens.user-subject-and-issuer",
+            "core.issued-tokens.service-issuer",
         ],
-        &["core.tokens.", "strict.tokens."],
+        &["core.issued-tokens.", "strict.tokens."],
     );
 }
 
@@ -883,13 +889,13 @@ async fn answers_in_another_media_type_are_caught() {
     assert_caught_only(
         &report,
         &[
-            "core.tokens.login-json",
+            "core.issued-tokens.login-json",
             "core.errors.auth-not-found",
             "core.errors.oauth",
         ],
         // RFC 6749 §5.2's errors are JSON too.
         &[
-            "core.tokens.",
+            "core.issued-tokens.",
             "core.errors.",
             "strict.oauth-errors.",
             "strict.fuzz.",

@@ -758,7 +758,13 @@ pub fn never_retries_after_a_401() -> conformance::ConfigureChat {
                     .map(|q| format!("?{q}"))
                     .unwrap_or_default();
                 let mut headers = parts.headers.clone();
-                headers.remove(header::HOST);
+                for hop_by_hop in [
+                    header::HOST,
+                    header::CONTENT_LENGTH,
+                    header::TRANSFER_ENCODING,
+                ] {
+                    headers.remove(hop_by_hop);
+                }
                 let answer = http
                     .request(parts.method, format!("{upstream}{path}{query}"))
                     .headers(headers)
@@ -771,7 +777,9 @@ pub fn never_retries_after_a_401() -> conformance::ConfigureChat {
                 }
                 let mut response = Response::builder().status(answer.status());
                 for (name, value) in answer.headers() {
-                    response = response.header(name, value);
+                    if name != header::CONTENT_LENGTH && name != header::TRANSFER_ENCODING {
+                        response = response.header(name, value);
+                    }
                 }
                 response
                     .body(Body::from(answer.bytes().await.unwrap_or_default()))

@@ -554,6 +554,30 @@ async fn validation_answered_422_is_caught() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_that_tells_unknown_emails_apart_is_caught() {
+    let fault: AuthFault = Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            if request.uri().path() != "/auth/login" {
+                return next.run(request).await;
+            }
+            let (parts, body) = request_json(request).await;
+            let unknown = body["email"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("nobody-"));
+            let response = next.run(rebuilt(parts, &body)).await;
+            if !unknown {
+                return response;
+            }
+            let (parts, mut answer) = response_json(response).await;
+            answer["error_description"] = json!("no user has this email");
+            with_json(parts, &answer)
+        }))
+    });
+    let report = run_with_faults(Some(fault), None).await;
+    assert_caught_only(&report, &["core.login.same-answer"], &["core.login."]);
+}
+
 // ---- Auth-API: admin ---------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,6 +47,12 @@ impl Application {
                 leeway: config.token_leeway,
             },
             config.admin_token.clone(),
+            crate::password::HashingPool::new(
+                config.password_hashes.unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+                }),
+                config.password_queue,
+            ),
         );
         if let Some(path) = &config.seed {
             Seed::load(path)?.apply(&state).await?;

@@ -51,6 +51,16 @@ pub struct Config {
     #[arg(long, env = "AUTH_API_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
 
+    /// Password hashes (argon2id, ~19 MiB each) run at once; unset, one per
+    /// core.
+    #[arg(long, env = "AUTH_API_PASSWORD_HASHES")]
+    pub password_hashes: Option<usize>,
+
+    /// Logins and user creations that may wait for a hash; beyond them the
+    /// answer is 503 with `Retry-After` at once.
+    #[arg(long, env = "AUTH_API_PASSWORD_QUEUE", default_value_t = 64)]
+    pub password_queue: usize,
+
     /// A seed file of users, clients and groups to create at start-up
     /// (`fixtures/seed.json`); what exists already is left alone.
     #[arg(long, env = "AUTH_API_SEED")]
@@ -71,6 +81,8 @@ impl Config {
             token_leeway: 30,
             signing_key,
             admin_token: None,
+            password_hashes: None,
+            password_queue: 64,
             seed: None,
         }
     }

@@ -62,6 +62,10 @@ pub enum ApiError {
         /// Whether to challenge with `WWW-Authenticate: Basic` (client authentication failed).
         basic_challenge: bool,
     },
+    /// 503 `upstream_unavailable` with `Retry-After`: the service cannot
+    /// take the request now (password hashing is full); nothing was done.
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// 500: a bug or a database failure. Logged; the client learns nothing more.
     #[error("internal error: {0}")]
     Internal(String),
@@ -110,6 +114,7 @@ impl ApiError {
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "invalid_request"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::OAuth { status, code, .. } => (*status, code),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "upstream_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
         }
     }
@@ -152,6 +157,9 @@ impl IntoResponse for ApiError {
         if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, value);
         }
+        if matches!(self, Self::Unavailable(_)) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if matches!(self, Self::OAuth { .. }) {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -166,6 +174,12 @@ impl From<BearerError> for ApiError {
             BearerError::Several => Self::InvalidRequest(error.to_string()),
             BearerError::Malformed(_) => Self::InvalidToken(error.to_string()),
         }
+    }
+}
+
+impl From<crate::password::Busy> for ApiError {
+    fn from(_: crate::password::Busy) -> Self {
+        Self::Unavailable("too many logins at once: try again in a second")
     }
 }
 

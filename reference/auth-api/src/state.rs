@@ -17,6 +17,7 @@ struct Inner {
     tokens: TokenSettings,
     admin_token: Option<Secret>,
     dummy_password_hash: String,
+    hashing: crate::password::HashingPool,
 }
 
 /// Issuer, audience and lifetimes of the tokens this service issues.
@@ -41,6 +42,7 @@ impl AppState {
         key: SigningKey,
         tokens: TokenSettings,
         admin_token: Option<Secret>,
+        hashing: crate::password::HashingPool,
     ) -> Self {
         let verifier =
             Verifier::new(&key.jwks(), &tokens.issuer, &tokens.audience).with_leeway(tokens.leeway);
@@ -53,6 +55,7 @@ impl AppState {
                 tokens,
                 admin_token,
                 dummy_password_hash,
+                hashing,
             }),
         }
     }
@@ -60,6 +63,11 @@ impl AppState {
     /// The store.
     pub fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
+    }
+
+    /// Where passwords are hashed and verified, a few at a time.
+    pub fn hashing(&self) -> &crate::password::HashingPool {
+        &self.inner.hashing
     }
 
     /// The signing key.

@@ -1,5 +1,7 @@
 //! The auth-api's keys, cached: fetched on first use, and again when a token
-//! names a `kid` the cache does not hold, at most once a minute.
+//! names a `kid` the cache does not hold, at most once a minute. One fetch
+//! at a time, its outcome for every waiter; while the cache is empty, a
+//! failed fetch is remembered for [`FAILURE_MEMORY`] before the next try.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,7 +9,7 @@ use std::time::{Duration, Instant};
 use reference_shared::{Claims, TokenError, Verifier};
 use tokio::sync::{Mutex, RwLock};
 
-use crate::upstream::{AuthClient, UpstreamError};
+use crate::upstream::{AuthClient, FAILURE_MEMORY, UpstreamError, within};
 
 /// How often an unknown `kid` may trigger a refresh.
 const REFRESH_INTERVAL: Duration = Duration::from_secs(60);
@@ -30,7 +32,8 @@ pub struct KeyCache {
     audience: String,
     leeway: u64,
     verifier: RwLock<Option<Arc<Verifier>>>,
-    last_fetch: Mutex<Option<Instant>>,
+    /// When the keys were last fetched, and how that went.
+    last_fetch: Mutex<Option<(Instant, Option<UpstreamError>)>>,
 }
 
 impl KeyCache {
@@ -52,7 +55,7 @@ impl KeyCache {
         let current = self.verifier.read().await.clone();
         let verifier = match current {
             Some(v) if kid.as_deref().is_none_or(|k| v.knows(k)) => v,
-            stale => self.refresh(auth, stale).await?,
+            stale => within(self.refresh(auth, stale)).await?,
         };
         Ok(verifier.verify(token)?)
     }
@@ -69,13 +72,23 @@ impl KeyCache {
         {
             return Ok(current);
         }
-        if let (Some(stale), Some(at)) = (&stale, *last_fetch)
-            && at.elapsed() < REFRESH_INTERVAL
-        {
-            return Ok(stale.clone());
+        match (&stale, &*last_fetch) {
+            (Some(stale), Some((at, _))) if at.elapsed() < REFRESH_INTERVAL => {
+                return Ok(stale.clone());
+            }
+            (None, Some((at, Some(failure)))) if at.elapsed() < FAILURE_MEMORY => {
+                return Err(failure.clone());
+            }
+            _ => {}
         }
-        let jwks = auth.jwks().await?;
-        *last_fetch = Some(Instant::now());
+        let jwks = match auth.jwks().await {
+            Ok(jwks) => jwks,
+            Err(failure) => {
+                *last_fetch = Some((Instant::now(), Some(failure.clone())));
+                return Err(failure);
+            }
+        };
+        *last_fetch = Some((Instant::now(), None));
         let verifier =
             Arc::new(Verifier::new(&jwks, &self.issuer, &self.audience).with_leeway(self.leeway));
         *self.verifier.write().await = Some(verifier.clone());

@@ -1,8 +1,20 @@
 //! The auth-api as the chat-api sees it: a service token by
 //! `client_credentials`, reused and fetched by one request at a time; the
 //! group and its members read with it; the key set that verifies users.
+//!
+//! Every call a request makes to the auth-api shares one deadline, the
+//! upstream timeout from the moment the request came in ([`bounded`]),
+//! however many calls it takes. A fetch many requests wait for (the service
+//! token, the keys) is made once, and its outcome, a failure too, is what
+//! every waiter gets; a failure is remembered for [`FAILURE_MEMORY`], so a
+//! dead auth-api is not asked again by every request.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 
 use reference_shared::{GROUPS_READ, Jwks, Secret};
 use reqwest::StatusCode;
@@ -10,6 +22,39 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use uuid::Uuid;
+
+/// How long a failed fetch of the service token or the keys is remembered:
+/// requests in that window get the same failure without asking again.
+pub const FAILURE_MEMORY: Duration = Duration::from_secs(1);
+
+/// The longest token lifetime taken at its word: an `expires_in` from the
+/// auth-api beyond it is read as this (a day), so no arithmetic overflows.
+const LONGEST_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+tokio::task_local! {
+    /// When the request being handled must be done with the auth-api.
+    static DEADLINE: tokio::time::Instant;
+}
+
+/// Gives the request one deadline, the upstream timeout from now, for all
+/// the calls to the auth-api it will make.
+pub async fn bounded(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+    let deadline = tokio::time::Instant::now() + timeout;
+    DEADLINE.scope(deadline, next.run(request)).await
+}
+
+/// Runs calls to the auth-api within the current request's deadline: past
+/// it, a timeout (504). Outside a request, as they are.
+pub async fn within<T>(
+    calls: impl Future<Output = Result<T, UpstreamError>>,
+) -> Result<T, UpstreamError> {
+    match DEADLINE.try_with(|d| *d) {
+        Ok(deadline) => tokio::time::timeout_at(deadline, calls)
+            .await
+            .unwrap_or(Err(UpstreamError::Timeout)),
+        Err(_) => calls.await,
+    }
+}
 
 /// Why the auth-api could not help. Each maps to the contract's
 /// `upstream_unavailable` with its own status.
@@ -94,6 +139,13 @@ struct CachedToken {
     refresh_at: Instant,
 }
 
+/// The service token, or the failure of the last try to get one.
+#[derive(Debug, Default)]
+struct TokenSlot {
+    token: Option<CachedToken>,
+    failed: Option<(Instant, UpstreamError)>,
+}
+
 /// The chat-api's client of the auth-api.
 #[derive(Debug)]
 pub struct AuthClient {
@@ -101,7 +153,8 @@ pub struct AuthClient {
     base: String,
     client_id: String,
     client_secret: Secret,
-    token: Mutex<Option<CachedToken>>,
+    token: Mutex<TokenSlot>,
+    timeout: Duration,
 }
 
 impl AuthClient {
@@ -126,7 +179,8 @@ impl AuthClient {
             base: base.trim_end_matches('/').to_owned(),
             client_id: client_id.to_owned(),
             client_secret,
-            token: Mutex::new(None),
+            token: Mutex::new(TokenSlot::default()),
+            timeout,
         }
     }
 
@@ -135,14 +189,46 @@ impl AuthClient {
         &self.base
     }
 
+    /// How long a request may spend on the auth-api, all its calls together.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The current service token, fetched when there is none or it is about
     /// to expire. The lock is held across the fetch, so any number of
-    /// concurrent callers make one token request (single flight).
+    /// concurrent callers make one token request (single flight), and those
+    /// who waited for a fetch that failed get its failure.
     async fn service_token(&self) -> Result<String, UpstreamError> {
-        let mut cached = self.token.lock().await;
-        if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.refresh_at) {
+        let mut slot = self.token.lock().await;
+        if let Some(token) = slot
+            .token
+            .as_ref()
+            .filter(|t| Instant::now() < t.refresh_at)
+        {
             return Ok(token.value.clone());
         }
+        if let Some((at, failure)) = &slot.failed
+            && at.elapsed() < FAILURE_MEMORY
+        {
+            return Err(failure.clone());
+        }
+        match self.fetch_token().await {
+            Ok(token) => {
+                let value = token.value.clone();
+                *slot = TokenSlot {
+                    token: Some(token),
+                    failed: None,
+                };
+                Ok(value)
+            }
+            Err(failure) => {
+                slot.failed = Some((Instant::now(), failure.clone()));
+                Err(failure)
+            }
+        }
+    }
+
+    async fn fetch_token(&self) -> Result<CachedToken, UpstreamError> {
         let response = crate::trace::traced(self.http.post(format!("{}/oauth/token", self.base)))
             .header(
                 reqwest::header::AUTHORIZATION,
@@ -161,30 +247,24 @@ impl AuthClient {
             )));
         }
         let answer: TokenAnswer = response.json().await?;
-        // Stop using a token well before it expires: a tenth of its life,
-        // at least a second and at most 30 seconds early.
-        let lifetime = Duration::from_secs(answer.expires_in);
-        let margin = (lifetime / 10).clamp(Duration::from_secs(1), Duration::from_secs(30));
-        let token = CachedToken {
-            value: answer.access_token,
-            refresh_at: Instant::now() + lifetime.saturating_sub(margin),
-        };
         tracing::info!(expires_in = answer.expires_in, "fetched a service token");
-        *cached = Some(token.clone());
-        Ok(token.value)
+        Ok(CachedToken {
+            value: answer.access_token,
+            refresh_at: refresh_at(Instant::now(), answer.expires_in),
+        })
     }
 
     /// Forgets the cached token, whatever it is.
     pub async fn forget_token(&self) {
-        *self.token.lock().await = None;
+        self.token.lock().await.token = None;
     }
 
     /// Forgets a token the auth-api refused, unless another caller already
     /// replaced it.
     async fn forget(&self, refused: &str) {
-        let mut cached = self.token.lock().await;
-        if cached.as_ref().is_some_and(|t| t.value == refused) {
-            *cached = None;
+        let mut slot = self.token.lock().await;
+        if slot.token.as_ref().is_some_and(|t| t.value == refused) {
+            slot.token = None;
         }
     }
 
@@ -220,20 +300,25 @@ impl AuthClient {
 
     /// The group, `None` when the auth-api does not know it.
     pub async fn group(&self, id: Uuid) -> Result<Option<Group>, UpstreamError> {
-        self.get(&format!("/api/auth/groups/{id}")).await
+        within(self.get(&format!("/api/auth/groups/{id}"))).await
     }
 
     /// The group's members, `None` when the auth-api does not know the group.
     pub async fn members(&self, id: Uuid) -> Result<Option<Vec<Member>>, UpstreamError> {
-        Ok(self
-            .get::<MemberList>(&format!("/api/auth/groups/{id}/members"))
-            .await?
-            .map(|list| list.members))
+        Ok(
+            within(self.get::<MemberList>(&format!("/api/auth/groups/{id}/members")))
+                .await?
+                .map(|list| list.members),
+        )
     }
 
     /// Whether the auth-api still considers a token active (RFC 7662), so
     /// that a revoked token is refused here too, not only at the auth-api.
     pub async fn is_active(&self, token: &str) -> Result<bool, UpstreamError> {
+        within(self.introspect(token)).await
+    }
+
+    async fn introspect(&self, token: &str) -> Result<bool, UpstreamError> {
         #[derive(Deserialize)]
         struct Introspection {
             active: bool,
@@ -283,5 +368,31 @@ impl AuthClient {
             .send()
             .await
             .is_ok_and(|r| r.status().is_success())
+    }
+}
+
+/// When to stop using a token that lives `expires_in` seconds from `now`:
+/// a tenth of its life early, at least a second and at most 30 seconds. A
+/// lifetime from the auth-api is taken up to a day, so that no value it
+/// sends can overflow the clock.
+fn refresh_at(now: Instant, expires_in: u64) -> Instant {
+    let lifetime = Duration::from_secs(expires_in).min(LONGEST_LIFETIME);
+    let margin = (lifetime / 10).clamp(Duration::from_secs(1), Duration::from_secs(30));
+    now + lifetime.saturating_sub(margin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_lifetime_the_auth_api_sends_gives_a_refresh_time() {
+        let now = Instant::now();
+        assert_eq!(refresh_at(now, 300), now + Duration::from_secs(270));
+        assert_eq!(refresh_at(now, 0), now);
+        assert_eq!(
+            refresh_at(now, u64::MAX),
+            now + Duration::from_secs(24 * 3600 - 30)
+        );
     }
 }

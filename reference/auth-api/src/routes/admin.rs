@@ -48,9 +48,7 @@ pub async fn create_user_record(
     password: &Password,
 ) -> Result<UserRecord, ApiError> {
     let secret = password.expose().to_owned();
-    let password_hash = tokio::task::spawn_blocking(move || password::hash(&secret))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let password_hash = state.hashing().run(move || password::hash(&secret)).await?;
     let user = UserRecord {
         id: uuid::Uuid::now_v7(),
         email: email.as_str().to_owned(),

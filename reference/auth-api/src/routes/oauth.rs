@@ -19,8 +19,19 @@ use crate::store::ClientRecord;
 /// The scopes this server knows.
 pub const SCOPES_SUPPORTED: &[&str] = &[GROUPS_READ];
 
-/// The form parameters of an OAuth request: each at most once (RFC 6749
-/// §3.2), an empty value counting as absent.
+/// The parameters the OAuth endpoints define (RFC 6749 §4.4, RFC 7662 §2.1,
+/// RFC 7009 §2.1, client authentication in the body §2.3.1).
+const DEFINED: &[&str] = &[
+    "grant_type",
+    "scope",
+    "client_id",
+    "client_secret",
+    "token",
+    "token_type_hint",
+];
+
+/// The form parameters of an OAuth request: each defined one at most once
+/// (RFC 6749 §3.2), an empty value counting as absent, the others ignored.
 struct Form(Vec<(String, String)>);
 
 impl Form {
@@ -50,15 +61,23 @@ impl Form {
         }
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
             .map_err(|_| ApiError::oauth_request("the body is not valid form data"))?;
-        let pairs: Vec<_> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
-        for (i, (name, _)) in pairs.iter().enumerate() {
-            if pairs[..i].iter().any(|(other, _)| other == name) {
+        // Parameters the endpoints define may come once (RFC 6749 §3.2);
+        // others are ignored (§3.1), repeated or not. One pass, so a body
+        // of many parameters costs its length, not its square.
+        let mut seen = std::collections::HashSet::new();
+        let mut kept = Vec::new();
+        for (name, value) in pairs {
+            if value.is_empty() || !DEFINED.contains(&name.as_str()) {
+                continue;
+            }
+            if !seen.insert(name.clone()) {
                 return Err(ApiError::oauth_request(format!(
                     "the parameter {name} is repeated"
                 )));
             }
+            kept.push((name, value));
         }
-        Ok(Self(pairs))
+        Ok(Self(kept))
     }
 
     fn get(&self, name: &str) -> Option<&str> {

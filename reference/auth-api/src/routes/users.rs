@@ -32,9 +32,10 @@ pub async fn login(
         |u| u.password_hash.clone(),
     );
     let password = request.password;
-    let matches = tokio::task::spawn_blocking(move || password::verify(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let matches = state
+        .hashing()
+        .run(move || password::verify(&password, &hash))
+        .await?;
     let Some(user) = user.filter(|_| matches) else {
         tracing::info!("a login failed");
         return Err(ApiError::InvalidCredentials);

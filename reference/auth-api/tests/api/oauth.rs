@@ -166,6 +166,21 @@ async fn token_errors_follow_rfc_6749(app: TestApp) {
         .unwrap();
     expect_error(repeated, StatusCode::BAD_REQUEST, "invalid_request").await;
 
+    // Parameters the endpoint does not define are ignored, even repeated
+    // (RFC 6749 §3.1).
+    let unknown = app
+        .post("/oauth/token")
+        .header(
+            "authorization",
+            basic(&world.reader.id, &world.reader.secret),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&extension=1&extension=2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::OK);
+
     let in_query = app
         .post(&format!(
             "/oauth/token?client_id={}&client_secret={}",

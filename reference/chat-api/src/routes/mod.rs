@@ -32,6 +32,10 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(|| async { ApiError::NotFound("no such endpoint".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth().timeout(),
+            crate::upstream::bounded,
+        ))
         .with_state(state)
         .layer(axum::middleware::from_fn(crate::trace::propagate));
     contract_layers(router, BODY_LIMIT)

@@ -215,6 +215,124 @@ async fn a_hundred_concurrent_sends_make_one_token_request() {
     assert_eq!(chat.stored(auth.group).await.len(), 101);
 }
 
+/// `n` sends from alice at once; each one's status and how long it took.
+async fn concurrent_sends(
+    chat: &Chat,
+    token: &str,
+    group: Uuid,
+    n: usize,
+) -> Vec<(StatusCode, Duration)> {
+    let sends = (0..n).map(|i| async move {
+        let started = std::time::Instant::now();
+        let status = chat
+            .send(
+                token,
+                group,
+                &json!({ "content": format!("message {i}") }),
+                None,
+            )
+            .await
+            .status();
+        (status, started.elapsed())
+    });
+    futures::future::join_all(sends).await
+}
+
+#[tokio::test]
+async fn a_hundred_sends_while_the_token_endpoint_hangs_all_end_504_within_one_timeout() {
+    let auth = FakeAuth::start().await;
+    auth.token_endpoint(SERVICE_TOKEN, Duration::from_secs(30))
+        .await;
+    auth.healthy_group(SERVICE_TOKEN).await;
+    let timeout = Duration::from_secs(1);
+    let chat = spawn_chat(&auth.server.uri(), Store::Sqlite, |config| {
+        config.upstream_timeout_ms = 1000;
+    })
+    .await;
+    let answers = concurrent_sends(&chat, &auth.alice_token(), auth.group, 100).await;
+    // Each waits for the one fetch in flight, and no longer than its own
+    // deadline: not a timeout per waiter in the queue.
+    let bound = timeout + Duration::from_secs(1);
+    for (status, took) in &answers {
+        assert_eq!(*status, StatusCode::GATEWAY_TIMEOUT, "{answers:?}");
+        assert!(*took < bound, "an answer after {took:?}, over {bound:?}");
+    }
+    assert!(chat.stored(auth.group).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_hundred_sends_while_the_auth_api_refuses_connections_all_end_503_at_once() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let auth_url = format!("http://{closed}");
+    let chat = spawn_chat(&auth_url, Store::Sqlite, |_| {}).await;
+    let token = user_token(dev_key(), &auth_url, Uuid::new_v4());
+    let group = Uuid::new_v4();
+    let answers = concurrent_sends(&chat, &token, group, 100).await;
+    // "At once": well before the 5 s upstream timeout.
+    for (status, took) in &answers {
+        assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE, "{answers:?}");
+        assert!(*took < Duration::from_secs(2), "an answer after {took:?}");
+    }
+    assert!(chat.stored(group).await.is_empty());
+}
+
+#[tokio::test]
+async fn keys_that_fail_to_load_are_not_fetched_again_by_every_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/.well-known/jwks.json"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let chat = spawn_chat(&server.uri(), Store::Sqlite, |_| {}).await;
+    let token = user_token(dev_key(), &server.uri(), Uuid::new_v4());
+    let answers = concurrent_sends(&chat, &token, Uuid::new_v4(), 50).await;
+    assert!(
+        answers.iter().all(|(s, _)| *s == StatusCode::BAD_GATEWAY),
+        "{answers:?}"
+    );
+    let fetches = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/.well-known/jwks.json")
+        .count();
+    // One fetch, its failure shared; a second only if the burst outlasted
+    // the failure's memory (a second).
+    assert!(
+        (1..=2).contains(&fetches),
+        "{fetches} key fetches for 50 sends"
+    );
+}
+
+#[tokio::test]
+async fn a_token_lifetime_of_u64_max_is_taken_without_a_panic() {
+    let auth = FakeAuth::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": SERVICE_TOKEN, "token_type": "Bearer",
+            "expires_in": u64::MAX, "scope": "groups:read"
+        })))
+        .mount(&auth.server)
+        .await;
+    auth.healthy_group(SERVICE_TOKEN).await;
+    let chat = auth.chat().await;
+    let token = auth.alice_token();
+    for _ in 0..2 {
+        expect_json(
+            chat.send(&token, auth.group, &hello(), None).await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    assert_eq!(auth.requests_to("/oauth/token").await.len(), 1);
+}
+
 #[tokio::test]
 async fn a_401_drops_the_token_and_retries_once_with_a_new_one() {
     let auth = FakeAuth::start().await;

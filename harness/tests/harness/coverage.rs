@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use conformance::{AuthFault, ChatFault};
 use serde_json::{Value, json};
 
+use crate::faults::{bearer, is_service, json_of, with_json};
 use crate::helpers::{assert_caught_only, run_with_faults};
 
 // ---- plumbing --------------------------------------------------------------
@@ -30,35 +31,10 @@ fn rebuilt(mut parts: axum::http::request::Parts, body: &Value) -> Request {
     Request::from_parts(parts, Body::from(body.to_string()))
 }
 
-async fn response_json(response: Response) -> (axum::http::response::Parts, Value) {
-    let (parts, body) = response.into_parts();
-    let bytes = to_bytes(body, 1 << 20).await.unwrap_or_default();
-    (parts, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
-fn with_json(mut parts: axum::http::response::Parts, value: &Value) -> Response {
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(value.to_string()))
-}
-
-fn bearer(request: &Request) -> Option<String> {
-    request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::to_owned)
-}
-
 fn claims_of(request: &Request) -> Value {
     bearer(request)
         .and_then(|t| conformance::jwt::claims(&t))
         .unwrap_or_default()
-}
-
-fn is_service(request: &Request) -> bool {
-    claims_of(request).get("client_id").is_some()
 }
 
 /// A layer over the answers of the requests `applies` picks: `change`
@@ -74,7 +50,7 @@ fn answers(
             if !picked {
                 return response;
             }
-            let (mut parts, mut body) = response_json(response).await;
+            let (mut parts, mut body) = json_of(response).await;
             change(&mut parts.status, &mut body);
             with_json(parts, &body)
         }))
@@ -100,6 +76,19 @@ fn chat_answers(
 fn error(status: StatusCode, code: &str) -> Response {
     let body = json!({ "error": code, "error_description": "faulty" });
     (status, axum::Json(body)).into_response()
+}
+
+/// A send's sender (`sub`) and `Idempotency-Key`, when it has one.
+fn keyed_send(request: &Request) -> Option<(String, String)> {
+    if !is_send(request.method(), request.uri().path()) {
+        return None;
+    }
+    let key = request.headers().get("idempotency-key")?.to_str().ok()?;
+    let sub = claims_of(request)["sub"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Some((sub, key.to_owned()))
 }
 
 fn is_send(method: &Method, path: &str) -> bool {
@@ -227,19 +216,9 @@ fn replay_stores_again() -> ChatFault {
         router.layer(from_fn(move |request: Request, next: Next| {
             let (seen, inner) = (seen.clone(), inner.clone());
             async move {
-                let key = request
-                    .headers()
-                    .get("idempotency-key")
-                    .and_then(|k| k.to_str().ok())
-                    .map(str::to_owned);
-                let (Some(key), true) = (key, is_send(request.method(), request.uri().path()))
-                else {
+                let Some((sub, key)) = keyed_send(&request) else {
                     return next.run(request).await;
                 };
-                let sub = claims_of(&request)["sub"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
                 let replay = !seen.lock().unwrap().insert((sub, key));
                 let (parts, body) = request_json(request).await;
                 let mut again = Request::new(Body::from(body.to_string()));
@@ -276,19 +255,9 @@ fn keys_shared_by_senders() -> ChatFault {
         router.layer(from_fn(move |request: Request, next: Next| {
             let first = first.clone();
             async move {
-                let key = request
-                    .headers()
-                    .get("idempotency-key")
-                    .and_then(|k| k.to_str().ok())
-                    .map(str::to_owned);
-                let (Some(key), true) = (key, is_send(request.method(), request.uri().path()))
-                else {
+                let Some((sub, key)) = keyed_send(&request) else {
                     return next.run(request).await;
                 };
-                let sub = claims_of(&request)["sub"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
                 let earlier = first.lock().unwrap().get(&key).cloned();
                 if let Some((owner, answer)) = earlier
                     && owner != sub
@@ -299,7 +268,7 @@ fn keys_shared_by_senders() -> ChatFault {
                 if response.status() != StatusCode::CREATED {
                     return response;
                 }
-                let (parts, body) = response_json(response).await;
+                let (parts, body) = json_of(response).await;
                 first
                     .lock()
                     .unwrap()
@@ -410,7 +379,7 @@ fn cursor_skips_one() -> ChatFault {
             if !paged {
                 return response;
             }
-            let (parts, mut body) = response_json(response).await;
+            let (parts, mut body) = json_of(response).await;
             if let Some(list) = body["messages"].as_array_mut()
                 && !list.is_empty()
             {
@@ -569,7 +538,7 @@ async fn a_login_that_tells_unknown_emails_apart_is_caught() {
             if !unknown {
                 return response;
             }
-            let (parts, mut answer) = response_json(response).await;
+            let (parts, mut answer) = json_of(response).await;
             answer["error_description"] = json!("no user has this email");
             with_json(parts, &answer)
         }))
@@ -834,7 +803,7 @@ async fn a_jwks_that_does_not_verify_the_tokens_is_caught() {
                 if !(jwks && harness) {
                     return response;
                 }
-                let (parts, mut body) = response_json(response).await;
+                let (parts, mut body) = json_of(response).await;
                 if let Some(keys) = body["keys"].as_array_mut() {
                     for key in keys {
                         let kid = key["kid"].clone();

@@ -12,7 +12,8 @@ use conformance::{AuthFault, ChatFault};
 use reference_shared::{Claims, SigningKey};
 use serde_json::{Value, json};
 
-fn bearer(request: &Request) -> Option<String> {
+/// The request's bearer token.
+pub fn bearer(request: &Request) -> Option<String> {
     request
         .headers()
         .get(header::AUTHORIZATION)?
@@ -26,19 +27,22 @@ fn claims(token: &str) -> Option<Claims> {
     serde_json::from_value(conformance::jwt::claims(token)?).ok()
 }
 
-fn is_service(request: &Request) -> bool {
+/// Whether the request carries a service token.
+pub fn is_service(request: &Request) -> bool {
     bearer(request)
         .and_then(|t| claims(&t))
         .is_some_and(|c| c.client_id.is_some())
 }
 
-async fn json_of(response: Response) -> (axum::http::response::Parts, Value) {
+/// An answer's parts and JSON body (`null` when it is not JSON).
+pub async fn json_of(response: Response) -> (axum::http::response::Parts, Value) {
     let (parts, body) = response.into_parts();
     let bytes = to_bytes(body, 1 << 20).await.unwrap_or_default();
     (parts, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
-fn with_json(mut parts: axum::http::response::Parts, value: &Value) -> Response {
+/// The answer rebuilt around another JSON body.
+pub fn with_json(mut parts: axum::http::response::Parts, value: &Value) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(value.to_string()))
 }

@@ -10,6 +10,7 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
 use conformance::{AuthFault, ChatFault};
 use serde_json::{Value, json};
 
@@ -869,7 +870,9 @@ async fn answers_in_another_media_type_are_caught() {
         router.layer(from_fn(|request: Request, next: Next| async move {
             let path = request.uri().path().to_owned();
             let mut response = next.run(request).await;
-            let relabel = path == "/auth/login" || response.status().is_client_error();
+            let relabel = path == "/auth/login"
+                || path == "/oauth/token"
+                || response.status().is_client_error();
             if relabel {
                 response
                     .headers_mut()
@@ -883,6 +886,7 @@ async fn answers_in_another_media_type_are_caught() {
         &report,
         &[
             "core.issued-tokens.login-json",
+            "core.issued-tokens.token-json",
             "core.errors.auth-not-found",
             "core.errors.oauth",
         ],
@@ -973,5 +977,557 @@ async fn a_client_id_trusted_over_the_sub_is_caught() {
             "strict.jwt.service-client-id-mismatch.",
             "strict.jwt.client-id-mismatch.",
         ],
+    );
+}
+
+// ---- Bad input everywhere ----------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_answered_422_at_login_members_and_admin_are_caught() {
+    let unprocessable = auth_answers(
+        |method, path| {
+            method == Method::POST
+                && (path == "/auth/login"
+                    || path.ends_with("/members")
+                    || path.starts_with("/admin/"))
+        },
+        |status, body| {
+            if *status == StatusCode::BAD_REQUEST {
+                *status = StatusCode::UNPROCESSABLE_ENTITY;
+                body["error"] = json!("unprocessable_entity");
+            }
+        },
+    );
+    let report = run_with_faults(Some(unprocessable), None).await;
+    assert_caught_only(
+        &report,
+        &[
+            "core.bad-input.login-malformed",
+            "core.bad-input.login-invalid",
+            "core.bad-input.add-member-malformed",
+            "core.admin.create-user-malformed",
+            "core.admin.create-user-invalid",
+            "core.admin.create-client-malformed",
+        ],
+        &["core.bad-input.", "core.admin.", "strict.fuzz."],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_path_uuids_answered_404_at_the_auth_api_are_caught() {
+    let fault: AuthFault = Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            let path = request.uri().path();
+            let ids: Vec<&str> = if let Some(rest) = path.strip_prefix("/api/auth/groups/") {
+                rest.split('/').step_by(2).collect()
+            } else if let Some(rest) = path.strip_prefix("/admin/users/") {
+                vec![rest]
+            } else {
+                Vec::new()
+            };
+            if ids.iter().any(|id| uuid::Uuid::parse_str(id).is_err()) {
+                return error(StatusCode::NOT_FOUND, "not_found");
+            }
+            next.run(request).await
+        }))
+    });
+    let report = run_with_faults(Some(fault), None).await;
+    assert_caught_only(
+        &report,
+        &[
+            "core.bad-input.add-member-path",
+            "core.bad-input.remove-member-group-path",
+            "core.bad-input.remove-member-user-path",
+            "core.admin.delete-user-path",
+            "core.group.malformed-id",
+            "core.members.malformed-id",
+        ],
+        &[
+            "core.bad-input.",
+            "core.admin.",
+            "core.group.",
+            "core.members.",
+            "strict.fuzz.",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_messages_answered_422_are_caught() {
+    let unprocessable = chat_answers(is_send, |status, body| {
+        if *status == StatusCode::BAD_REQUEST {
+            *status = StatusCode::UNPROCESSABLE_ENTITY;
+            body["error"] = json!("unprocessable_entity");
+        }
+    });
+    let report = run_with_faults(None, Some(unprocessable)).await;
+    assert_caught_only(
+        &report,
+        &[
+            "core.bad-input.send-invalid",
+            "core.bad-input.send-wrong-type",
+        ],
+        &[
+            "core.bad-input.",
+            "core.chat.send.",
+            "core.own-group.",
+            "strict.fuzz.",
+            "reference.",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_api_refusing_in_plain_text_is_caught() {
+    let fault: ChatFault = Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            let api = request.uri().path().starts_with("/api/");
+            if !api || request.headers().get(header::AUTHORIZATION).is_some() {
+                return next.run(request).await;
+            }
+            Response::builder()
+                .status(StatusCode::UNAUTHORIZED)
+                .header(header::WWW_AUTHENTICATE, "Bearer")
+                .header(header::CONTENT_TYPE, "text/plain")
+                .body(Body::from("Unauthorized"))
+                .unwrap()
+        }))
+    });
+    let report = run_with_faults(None, Some(fault)).await;
+    assert_caught_only(
+        &report,
+        &["core.errors.chat-unauthenticated"],
+        &[
+            "core.errors.",
+            "core.chat.",
+            "strict.www-authenticate.",
+            "strict.fuzz.",
+        ],
+    );
+}
+
+// ---- Ids and times -------------------------------------------------------------
+
+/// `time` shown with a +02:00 offset: the same instant, not in UTC.
+fn shifted(time: &Value) -> Option<Value> {
+    let time = chrono::DateTime::parse_from_rfc3339(time.as_str()?).ok()?;
+    let offset = chrono::FixedOffset::east_opt(2 * 3600)?;
+    Some(json!(time.with_timezone(&offset).to_rfc3339()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_api_ids_and_times_in_other_forms_are_caught() {
+    let fault = auth_answers(
+        |method, path| {
+            method == Method::GET && (path == "/auth/me" || path.starts_with("/api/auth/groups/"))
+        },
+        |_, body| {
+            if let Some(id) = body["id"].as_str().filter(|_| body.get("email").is_some()) {
+                body["id"] = json!(id.to_uppercase());
+            }
+            if let Some(time) = shifted(&body["created_at"]) {
+                body["created_at"] = time;
+            }
+            for member in body["members"].as_array_mut().into_iter().flatten() {
+                if let Some(time) = shifted(&member["joined_at"]) {
+                    member["joined_at"] = time;
+                }
+            }
+        },
+    );
+    let report = run_with_faults(Some(fault), None).await;
+    assert_caught_only(
+        &report,
+        &[
+            "core.ids-and-times.me",
+            "core.ids-and-times.group",
+            "core.ids-and-times.members",
+        ],
+        &[
+            "core.ids-and-times.",
+            "core.me.",
+            "core.group.",
+            "core.members.",
+            "core.own-group.",
+            "core.issued-tokens.",
+            // A user token with a scope is still its user: the id compared.
+            "strict.jwt.user-with-scope.",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_outside_utc_are_caught() {
+    let fault = chat_answers(is_listing, |_, body| {
+        for message in body["messages"].as_array_mut().into_iter().flatten() {
+            if let Some(time) = shifted(&message["created_at"]) {
+                message["created_at"] = time;
+            }
+        }
+    });
+    let report = run_with_faults(None, Some(fault)).await;
+    assert_caught_only(
+        &report,
+        &["core.ids-and-times.listing"],
+        &["core.ids-and-times.", "core.chat.list.", "core.own-group."],
+    );
+}
+
+// ---- Revocation and introspection ---------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_that_revokes_nothing_is_caught() {
+    let fault: AuthFault = Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            let authenticated = request.headers().get(header::AUTHORIZATION).is_some();
+            if request.uri().path() == "/oauth/revoke" && authenticated {
+                return (StatusCode::OK, axum::Json(json!({}))).into_response();
+            }
+            next.run(request).await
+        }))
+    });
+    let report = run_with_faults(Some(fault), None).await;
+    assert_caught_only(
+        &report,
+        &[
+            "core.revocation.auth-refuses",
+            "core.revocation.chat-refuses",
+            "core.revocation.inactive",
+            "core.revocation.group-refuses",
+            "core.revocation.members-refuses",
+            "core.revocation.send-refuses",
+            "core.revocation.list-refuses",
+        ],
+        // Its fuzzing sees malformed revocations answered 200 too.
+        &["core.revocation.", "strict.fuzz.auth.post-oauth-revoke."],
+    );
+}
+
+/// An auth-api that tells the chat-api (a client named `chat-api-…`) every
+/// token it introspects is active: a chat-api that trusts the signature
+/// alone, as seen from the auth-api.
+fn chat_trusts_signatures_alone() -> AuthFault {
+    Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            let chat = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Basic "))
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .is_some_and(|b| b.starts_with(b"chat-api-"));
+            if request.uri().path() == "/oauth/introspect" && chat {
+                return (StatusCode::OK, axum::Json(json!({ "active": true }))).into_response();
+            }
+            next.run(request).await
+        }))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_api_that_ignores_revocation_is_caught() {
+    let report = run_with_faults(Some(chat_trusts_signatures_alone()), None).await;
+    assert_caught_only(
+        &report,
+        &[
+            "core.revocation.chat-refuses",
+            "core.revocation.send-refuses",
+            "core.revocation.list-refuses",
+            "core.admin.deleted-user-token-chat",
+        ],
+        &["core.revocation.", "core.admin."],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_introspected_active_is_caught() {
+    let fault: AuthFault = Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            if request.uri().path() != "/oauth/introspect" {
+                return next.run(request).await;
+            }
+            let (parts, bytes) = request.into_parts();
+            let bytes = to_bytes(bytes, 1 << 20).await.unwrap_or_default();
+            let claims = String::from_utf8_lossy(&bytes)
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("token="))
+                .and_then(reference_shared::form::decode)
+                .and_then(|token| conformance::jwt::claims(&token));
+            let now = chrono::Utc::now().timestamp();
+            if let Some(mut claims) = claims.filter(|c| c["exp"].as_i64().is_some_and(|e| e < now))
+            {
+                claims["active"] = json!(true);
+                return (StatusCode::OK, axum::Json(claims)).into_response();
+            }
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }))
+    });
+    let report = run_with_faults(Some(fault), None).await;
+    assert_caught_only(
+        &report,
+        &["strict.jwt.expired.introspection"],
+        &["strict.jwt.expired.", "strict.introspection."],
+    );
+}
+
+// ---- The harness's accounts and issued tokens ---------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_answer_without_its_scope_is_caught() {
+    let fault = auth_answers(
+        |_, path| path == "/oauth/token",
+        |status, body| {
+            if *status == StatusCode::OK {
+                body.as_object_mut().unwrap().remove("scope");
+            }
+        },
+    );
+    let report = run_with_faults(Some(fault), None).await;
+    assert_caught_only(
+        &report,
+        &["core.issued-tokens.reader-scope"],
+        &[
+            "core.issued-tokens.",
+            "core.token.",
+            "core.seed.",
+            "strict.tokens.",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_that_leave_out_the_caller_are_caught() {
+    let fault: AuthFault = Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            let listing =
+                request.method() == Method::GET && request.uri().path().ends_with("/members");
+            let caller = claims_of(&request)["sub"].clone();
+            let response = next.run(request).await;
+            if !listing || response.status() != StatusCode::OK {
+                return response;
+            }
+            let (parts, mut body) = json_of(response).await;
+            if let Some(list) = body["members"].as_array_mut() {
+                list.retain(|m| m["user_id"] != caller);
+            }
+            with_json(parts, &body)
+        }))
+    });
+    let report = run_with_faults(Some(fault), None).await;
+    assert_caught_only(
+        &report,
+        &["core.issued-tokens.group-has-alice"],
+        &[
+            "core.issued-tokens.",
+            "core.members.",
+            "core.own-group.",
+            "core.groups.",
+            "core.ids-and-times.",
+            "core.admin.",
+        ],
+    );
+}
+
+/// A request with each token `issued` maps replaced by what it maps to:
+/// bearer tokens, and the `token` of an introspection or revocation form.
+async fn with_tokens_replaced(
+    request: Request,
+    issued: &Mutex<std::collections::HashMap<String, String>>,
+) -> Request {
+    let original = |token: &str| issued.lock().unwrap().get(token).cloned();
+    let (mut parts, body) = request.into_parts();
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(original);
+    if let Some(token) = bearer {
+        parts.headers.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+    }
+    let path = parts.uri.path();
+    if path != "/oauth/introspect" && path != "/oauth/revoke" {
+        return Request::from_parts(parts, body);
+    }
+    let bytes = to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let form: Vec<String> = String::from_utf8_lossy(&bytes)
+        .split('&')
+        .map(
+            |pair| match pair.strip_prefix("token=").and_then(original) {
+                Some(token) => format!("token={token}"),
+                None => pair.to_owned(),
+            },
+        )
+        .collect();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Request::from_parts(parts, Body::from(form.join("&")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_tokens_with_an_upper_case_subject_are_caught() {
+    // The auth-api hands out user tokens whose sub is upper-case (signed by
+    // its key); both services take each as the token it was made from.
+    let issued: Arc<Mutex<std::collections::HashMap<String, String>>> = Arc::default();
+    let key = reference_shared::SigningKey::from_file(&conformance::dev_key_path()).unwrap();
+    let (at_auth, at_chat) = (issued.clone(), issued.clone());
+    let auth: AuthFault = Box::new(move |router, _| {
+        router.layer(from_fn(move |request: Request, next: Next| {
+            let (key, issued) = (key.clone(), at_auth.clone());
+            async move {
+                let login = request.uri().path() == "/auth/login";
+                let response = next.run(with_tokens_replaced(request, &issued).await).await;
+                if !login || response.status() != StatusCode::OK {
+                    return response;
+                }
+                let (parts, mut body) = json_of(response).await;
+                let original = body["access_token"].as_str().unwrap_or_default().to_owned();
+                if let Some((header, mut claims)) = conformance::jwt::decode(&original) {
+                    let upper = claims["sub"].as_str().unwrap_or_default().to_uppercase();
+                    claims["sub"] = json!(upper);
+                    let token = key.sign_raw(&header, &claims).unwrap();
+                    issued.lock().unwrap().insert(token.clone(), original);
+                    body["access_token"] = json!(token);
+                }
+                with_json(parts, &body)
+            }
+        }))
+    });
+    let chat: ChatFault = Box::new(move |router, _| {
+        router.layer(from_fn(move |request: Request, next: Next| {
+            let issued = at_chat.clone();
+            async move { next.run(with_tokens_replaced(request, &issued).await).await }
+        }))
+    });
+    let report = run_with_faults(Some(auth), Some(chat)).await;
+    assert_caught_only(
+        &report,
+        &["core.issued-tokens.user-subject-and-issuer"],
+        // The harness's scoped copy of alice's token keeps the upper-case
+        // sub, which the services refuse.
+        &[
+            "core.issued-tokens.",
+            "core.introspection.",
+            "reference.jwt.",
+            "core.seed.",
+            "strict.jwt.user-with-scope.",
+        ],
+    );
+}
+
+/// The trace id of a request's `traceparent`.
+fn trace_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers.get("traceparent")?.to_str().ok()?;
+    value.split('-').nth(1).map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_api_that_sends_the_users_token_upstream_is_caught() {
+    // The chat-api remembers each request's user token by its trace id; a
+    // hop on its way to the auth-api puts that token on the group calls
+    // made for the request, in place of the service token.
+    let tokens: Arc<Mutex<std::collections::HashMap<String, String>>> = Arc::default();
+    let kept = tokens.clone();
+    let remember: ChatFault = Box::new(move |router, _| {
+        router.layer(from_fn(move |request: Request, next: Next| {
+            let kept = kept.clone();
+            async move {
+                if let (Some(trace), Some(token)) = (trace_id(request.headers()), bearer(&request))
+                {
+                    kept.lock().unwrap().insert(trace, token);
+                }
+                next.run(request).await
+            }
+        }))
+    });
+    let forward = crate::faults::hop(
+        move |parts| {
+            let token =
+                trace_id(&parts.headers).and_then(|t| tokens.lock().unwrap().get(&t).cloned());
+            if let Some(token) = token.filter(|_| parts.uri.path().starts_with("/api/auth/groups/"))
+            {
+                let value = format!("Bearer {token}").parse().unwrap();
+                parts.headers.insert(header::AUTHORIZATION, value);
+            }
+            None
+        },
+        |_, _| {},
+    );
+    let report = crate::helpers::run_against(conformance::StackOptions {
+        store: Some(conformance::StoreChoice::Embedded),
+        chat_fault: Some(remember),
+        configure_chat: Some(forward),
+        ..conformance::StackOptions::default()
+    })
+    .await;
+    assert_caught_only(
+        &report,
+        &["core.observed.no-user-token-upstream"],
+        // With a non-member's own token the auth-api refuses the group
+        // calls: the chat-api then fails where it should answer 403.
+        &[
+            "core.observed.",
+            "strict.observed.",
+            "core.chat.",
+            "core.groups.removed-member-refused",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_answers_with_other_statuses_are_caught() {
+    let fault: AuthFault = Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            let admin = request.uri().path().starts_with("/admin/");
+            let mut response = next.run(request).await;
+            if admin && response.status().is_success() {
+                *response.status_mut() = StatusCode::OK;
+            }
+            response
+        }))
+    });
+    let report = run_with_faults(Some(fault), None).await;
+    assert_caught_only(
+        &report,
+        &[
+            "core.admin.create-user",
+            "core.admin.create-client",
+            "core.admin.delete-user",
+            "core.admin.delete-client",
+        ],
+        // The subject properties register their clients and expect 201.
+        &["core.admin.", "strict.fuzz.", "strict.subjects."],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_answered_with_another_id_is_caught() {
+    let seen: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
+    let fault: ChatFault = Box::new(move |router, _| {
+        router.layer(from_fn(move |request: Request, next: Next| {
+            let seen = seen.clone();
+            async move {
+                let Some(keyed) = keyed_send(&request) else {
+                    return next.run(request).await;
+                };
+                let replay = !seen.lock().unwrap().insert(keyed);
+                let response = next.run(request).await;
+                if !replay || !response.status().is_success() {
+                    return response;
+                }
+                let (parts, mut body) = json_of(response).await;
+                body["id"] = json!(uuid::Uuid::new_v4());
+                with_json(parts, &body)
+            }
+        }))
+    });
+    let report = run_with_faults(None, Some(fault)).await;
+    assert_caught_only(
+        &report,
+        &["core.own-group.replay"],
+        &["core.own-group.", "core.chat.idempotency.", "reference."],
     );
 }

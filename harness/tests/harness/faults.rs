@@ -733,29 +733,30 @@ pub fn retries_the_whole_send() -> ChatFault {
     })
 }
 
-/// A chat-api that, after a 401 from the group endpoints, never retries:
-/// a hop between the chat-api and the recorder answers the call that
-/// follows a 401 on the same path with a 401 of its own, so the recorder
-/// sees one call where the contract wants two (the chat-api itself still
-/// fetches a new token, as the faulty one would).
-pub fn never_retries_after_a_401() -> conformance::ConfigureChat {
-    Box::new(|config| {
+/// A hop between the chat-api and the auth-api (or the recorder in front of
+/// it): `before` may change a call or answer it itself; `after` sees each
+/// call's path and the auth-api's status. What a faulty chat-api's calls
+/// would look like from the auth-api's side.
+pub fn hop(
+    before: impl Fn(&mut axum::http::request::Parts) -> Option<Response> + Send + Sync + 'static,
+    after: impl Fn(&str, StatusCode) + Send + Sync + 'static,
+) -> conformance::ConfigureChat {
+    let (before, after) = (Arc::new(before), Arc::new(after));
+    Box::new(move |config| {
         let upstream = config.auth_url.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         config.auth_url = format!("http://{}", listener.local_addr().unwrap());
-        let refused: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
         let http = reqwest::Client::new();
         let hop = axum::Router::new().fallback(move |request: Request| {
-            let (refused, http, upstream) = (refused.clone(), http.clone(), upstream.clone());
+            let (before, after) = (before.clone(), after.clone());
+            let (http, upstream) = (http.clone(), upstream.clone());
             async move {
-                let path = request.uri().path().to_owned();
-                if refused.lock().unwrap().remove(&path) {
-                    let body =
-                        json!({ "error": "invalid_token", "error_description": "swallowed retry" });
-                    return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+                let (mut parts, body) = request.into_parts();
+                if let Some(answer) = before(&mut parts) {
+                    return answer;
                 }
-                let (parts, body) = request.into_parts();
+                let path = parts.uri.path().to_owned();
                 let query = parts
                     .uri
                     .query()
@@ -774,11 +775,11 @@ pub fn never_retries_after_a_401() -> conformance::ConfigureChat {
                     .headers(headers)
                     .body(to_bytes(body, 1 << 20).await.unwrap_or_default())
                     .send()
-                    .await
-                    .unwrap();
-                if answer.status() == StatusCode::UNAUTHORIZED {
-                    refused.lock().unwrap().insert(path);
-                }
+                    .await;
+                let Ok(answer) = answer else {
+                    return StatusCode::BAD_GATEWAY.into_response();
+                };
+                after(&path, answer.status());
                 let mut response = Response::builder().status(answer.status());
                 for (name, value) in answer.headers() {
                     if name != header::CONTENT_LENGTH && name != header::TRANSFER_ENCODING {
@@ -793,4 +794,28 @@ pub fn never_retries_after_a_401() -> conformance::ConfigureChat {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         tokio::spawn(async move { axum::serve(listener, hop).await });
     })
+}
+
+/// A chat-api that, after a 401 from the group endpoints, never retries:
+/// a hop between the chat-api and the recorder answers the call that
+/// follows a 401 on the same path with a 401 of its own, so the recorder
+/// sees one call where the contract wants two (the chat-api itself still
+/// fetches a new token, as the faulty one would).
+pub fn never_retries_after_a_401() -> conformance::ConfigureChat {
+    let refused: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+    let seen = refused.clone();
+    hop(
+        move |parts| {
+            refused.lock().unwrap().remove(parts.uri.path()).then(|| {
+                let body =
+                    json!({ "error": "invalid_token", "error_description": "swallowed retry" });
+                (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+            })
+        },
+        move |path, status| {
+            if status == StatusCode::UNAUTHORIZED {
+                seen.lock().unwrap().insert(path.to_owned());
+            }
+        },
+    )
 }

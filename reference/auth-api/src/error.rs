@@ -63,7 +63,8 @@ pub enum ApiError {
         basic_challenge: bool,
     },
     /// 503 `upstream_unavailable` with `Retry-After`: the service cannot
-    /// take the request now (password hashing is full); nothing was done.
+    /// take the request now (password hashing is full, the database cannot
+    /// be reached); the client may repeat it.
     #[error("{0}")]
     Unavailable(&'static str),
     /// 500: a bug or a database failure. Logged; the client learns nothing more.
@@ -187,6 +188,10 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict(message) => Self::Conflict(message.to_owned()),
+            other if other.is_unavailable() => {
+                tracing::warn!(error = %other, "the database is unavailable");
+                Self::Unavailable("the database is unavailable: try again shortly")
+            }
             other => Self::Internal(other.to_string()),
         }
     }

@@ -44,6 +44,11 @@ pub enum ApiError {
     /// 502, 503 or 504 `upstream_unavailable`: the auth-api failed; nothing was stored.
     #[error("{0}")]
     Upstream(#[from] UpstreamError),
+    /// 503 `upstream_unavailable` with `Retry-After`: the database cannot be
+    /// reached; the client may repeat the request (with its
+    /// `Idempotency-Key`, a send is stored once however often it is repeated).
+    #[error("the database is unavailable: try again shortly")]
+    StoreUnavailable,
     /// 500: a bug or a database failure. Logged; the client learns nothing more.
     #[error("internal error: {0}")]
     Internal(String),
@@ -73,6 +78,7 @@ impl ApiError {
             Self::Upstream(UpstreamError::BadAnswer(_)) => {
                 (StatusCode::BAD_GATEWAY, "upstream_unavailable")
             }
+            Self::StoreUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "upstream_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
         }
     }
@@ -106,6 +112,11 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, value);
         }
+        if matches!(self, Self::StoreUnavailable) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }
@@ -121,7 +132,13 @@ impl From<BearerError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        Self::Internal(error.to_string())
+        match error {
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "the database is unavailable");
+                Self::StoreUnavailable
+            }
+            StoreError::Database(detail) => Self::Internal(detail),
+        }
     }
 }
 

@@ -23,14 +23,17 @@
 //! - `containers`: the shared per-process containers and their readiness.
 //! - `postgres`, `mongo`: the database handles.
 //! - `error`: [`StoreError`].
+//! - `cut`: [`Cuttable`], a TCP hop a test cuts to make a database outage.
 
 mod containers;
+mod cut;
 mod docker;
 mod error;
 mod mongo;
 mod postgres;
 mod source;
 
+pub use cut::Cuttable;
 pub use error::{NoServer, StoreError};
 pub use mongo::{MongoDatabase, is_duplicate_key};
 pub use postgres::PostgresDatabase;

@@ -27,6 +27,30 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (down, cut off, out of
+    /// connections) rather than refusing what was asked: the request may
+    /// succeed later, and nothing was done.
+    pub fn is_unavailable(&self) -> bool {
+        let Self::Database(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            // SQLSTATE class 08 (connection exception), 53300 (too many
+            // connections), 57P01-57P03 (shutting down, cannot connect now).
+            sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+                code.starts_with("08") || code == "53300" || code.starts_with("57P0")
+            }),
+            _ => false,
+        }
+    }
+}
+
 /// A user as stored.
 #[derive(Debug, Clone)]
 pub struct UserRecord {

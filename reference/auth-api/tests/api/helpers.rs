@@ -4,7 +4,7 @@ use std::sync::{Mutex, OnceLock};
 
 use auth_api::{Application, Config, Secret};
 use base64::Engine as _;
-use reference_stores::PostgresDatabase;
+use reference_stores::{Cuttable, PostgresDatabase};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use tracing_subscriber::EnvFilter;
@@ -15,6 +15,8 @@ use tracing_subscriber::fmt::MakeWriter;
 pub enum Store {
     Sqlite,
     Postgres,
+    /// PostgreSQL reached through a [`Cuttable`] hop (`TestApp::outage`).
+    PostgresBehindCut,
 }
 
 /// Runs each named `async fn(TestApp)` once on each store.
@@ -89,6 +91,8 @@ pub fn fixture(path: &str) -> PathBuf {
 pub struct TestApp {
     pub url: String,
     pub http: Client,
+    /// The hop between the service and PostgreSQL, on `PostgresBehindCut`.
+    pub outage: Option<Cuttable>,
     // Dropped after the server: the database goes last.
     _database: Option<PostgresDatabase>,
     _stop: tokio::sync::oneshot::Sender<()>,
@@ -98,14 +102,23 @@ pub async fn spawn_app(store: Store) -> TestApp {
     capture_logs();
     let database = match store {
         Store::Sqlite => None,
-        Store::Postgres => Some(
+        Store::Postgres | Store::PostgresBehindCut => Some(
             PostgresDatabase::create()
                 .await
                 .expect("a PostgreSQL database"),
         ),
     };
+    let outage = match (store, &database) {
+        (Store::PostgresBehindCut, Some(database)) => {
+            Some(Cuttable::in_front_of(database.url()).await.unwrap())
+        }
+        _ => None,
+    };
     let mut config = Config::local(fixture("keys/dev-ed25519.pem"));
-    config.database_url = database.as_ref().map(|d| d.url().to_owned());
+    config.database_url = database.as_ref().map(|d| match &outage {
+        Some(hop) => hop.url(d.url()),
+        None => d.url().to_owned(),
+    });
     config.admin_token = Some(Secret::new(ADMIN_TOKEN));
     let app = Application::build(config)
         .await
@@ -118,6 +131,7 @@ pub async fn spawn_app(store: Store) -> TestApp {
     TestApp {
         url,
         http: Client::new(),
+        outage,
         _database: database,
         _stop: stop,
     }

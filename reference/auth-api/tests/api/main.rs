@@ -8,6 +8,7 @@ mod admin;
 mod groups;
 mod login;
 mod oauth;
+mod outage;
 mod robustness;
 mod secrets;
 mod startup;

@@ -19,11 +19,20 @@ pub enum StoreError {
     /// The database failed; details are logged, never shown to a client.
     #[error("database: {0}")]
     Database(String),
+    /// The database could not be reached (down, cut off, out of
+    /// connections): the request may succeed later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        Self::Database(e.to_string())
+        match e {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+                Self::Unavailable(e.to_string())
+            }
+            other => Self::Database(other.to_string()),
+        }
     }
 }
 
@@ -35,7 +44,22 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 
 impl From<mongodb::error::Error> for StoreError {
     fn from(e: mongodb::error::Error) -> Self {
-        Self::Database(e.to_string())
+        use mongodb::error::ErrorKind;
+        // Shutdown in progress, interrupted at shutdown, not primary: the
+        // server is going away or changing, not refusing the request.
+        const GOING_AWAY: [i32; 4] = [91, 11600, 10107, 189];
+        let unavailable = match e.kind.as_ref() {
+            ErrorKind::Io(_)
+            | ErrorKind::ServerSelection { .. }
+            | ErrorKind::ConnectionPoolCleared { .. } => true,
+            ErrorKind::Command(command) => GOING_AWAY.contains(&command.code),
+            _ => false,
+        };
+        if unavailable {
+            Self::Unavailable(e.to_string())
+        } else {
+            Self::Database(e.to_string())
+        }
     }
 }
 

@@ -498,3 +498,158 @@ async fn malformed_requests_get_the_contracts_errors(store: Store) {
     }
     assert!(s.chat.stored(s.group).await.is_empty());
 }
+
+/// The longest a request may take while MongoDB is away: the driver's
+/// server selection timeout (5 s) and a margin for a loaded two-core machine.
+const OUTAGE_BOUND: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// MongoDB going away under traffic, through a hop the test cuts: sends and
+/// listings get 503 `upstream_unavailable` with `Retry-After` (never a 500,
+/// never a hang past the driver's timeout), `/ready` says 503, the chat-api
+/// serves again once MongoDB is back without a restart, and every send
+/// retried with its `Idempotency-Key` until acknowledged is stored exactly
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mongo_outage_is_503_and_retried_keys_store_one_message_each() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let s = Arc::new(stack_with(Store::MongoBehindCut, 5000).await);
+    let running = Arc::new(AtomicBool::new(true));
+    // (status, error, Retry-After, how long) of every answer.
+    let answers: Arc<Mutex<Vec<(StatusCode, String, bool, Duration)>>> = Arc::default();
+    let mut senders = Vec::new();
+    for worker in 0..3 {
+        let (s, running, answers) = (s.clone(), running.clone(), answers.clone());
+        senders.push(tokio::spawn(async move {
+            // Each key is sent until it is acknowledged; its message's id.
+            let mut acknowledged = Vec::new();
+            let mut n = 0;
+            while running.load(Ordering::Acquire) {
+                let key = format!("outage-{worker}-{n}");
+                let body = json!({ "content": format!("message {key}") });
+                loop {
+                    let started = Instant::now();
+                    let sent = s.chat.send(&s.alice.1, s.group, &body, Some(&key)).await;
+                    let (status, retry_after) =
+                        (sent.status(), sent.headers().contains_key("retry-after"));
+                    let answer: Value = sent.json().await.unwrap_or_default();
+                    let error = answer["error"].as_str().unwrap_or_default().to_owned();
+                    answers
+                        .lock()
+                        .unwrap()
+                        .push((status, error, retry_after, started.elapsed()));
+                    if status == StatusCode::CREATED {
+                        acknowledged.push((key, answer["id"].as_str().unwrap().to_owned()));
+                        break;
+                    }
+                    if status != StatusCode::SERVICE_UNAVAILABLE {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                n += 1;
+            }
+            acknowledged
+        }));
+    }
+    let listing = {
+        let (s, running, answers) = (s.clone(), running.clone(), answers.clone());
+        tokio::spawn(async move {
+            while running.load(Ordering::Acquire) {
+                let started = Instant::now();
+                let listed = s
+                    .chat
+                    .get(&Chat::messages_path(s.group))
+                    .bearer_auth(&s.alice.1)
+                    .send()
+                    .await
+                    .unwrap();
+                let (status, retry_after) = (
+                    listed.status(),
+                    listed.headers().contains_key("retry-after"),
+                );
+                let answer: Value = listed.json().await.unwrap_or_default();
+                let error = answer["error"].as_str().unwrap_or_default().to_owned();
+                answers
+                    .lock()
+                    .unwrap()
+                    .push((status, error, retry_after, started.elapsed()));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let ready = |status: StatusCode| {
+        let s = s.clone();
+        async move {
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(30) {
+                let answer = s.chat.get("/ready").timeout(OUTAGE_BOUND * 2).send().await;
+                if answer.is_ok_and(|a| a.status() == status) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("/ready did not answer {status}");
+        }
+    };
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let hop = s.chat.outage.as_ref().unwrap();
+    hop.cut();
+    ready(StatusCode::SERVICE_UNAVAILABLE).await;
+    let health = s.chat.get("/health").send().await.unwrap().status();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    hop.restore();
+    ready(StatusCode::OK).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    running.store(false, Ordering::Release);
+    let mut acknowledged = Vec::new();
+    for sender in senders {
+        acknowledged.extend(sender.await.unwrap());
+    }
+    listing.await.unwrap();
+
+    assert_eq!(health, StatusCode::OK, "/health answers during the outage");
+    let answers = answers.lock().unwrap();
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.0 == StatusCode::SERVICE_UNAVAILABLE),
+        "the outage was never seen"
+    );
+    for (status, error, retry_after, took) in answers.iter() {
+        let expected = [
+            StatusCode::OK,
+            StatusCode::CREATED,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ];
+        assert!(
+            expected.contains(status),
+            "only 200, 201 or 503: {status} {error}"
+        );
+        assert!(*took < OUTAGE_BOUND, "no hang past the timeout: {took:?}");
+        if *status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(error, "upstream_unavailable");
+            assert!(retry_after, "a 503 says when to retry");
+        }
+    }
+    // Every acknowledged key is stored, once, under the id it was answered with.
+    let stored = s.chat.stored(s.group).await;
+    let stored_ids: HashSet<String> = stored.iter().map(|m| m.id.to_string()).collect();
+    assert_eq!(stored.len(), stored_ids.len());
+    for (key, id) in &acknowledged {
+        assert!(
+            stored_ids.contains(id),
+            "{key} was acknowledged as {id} and is not stored"
+        );
+    }
+    let keys: HashSet<&String> = acknowledged.iter().map(|(k, _)| k).collect();
+    assert_eq!(keys.len(), acknowledged.len());
+    assert_eq!(
+        stored.len(),
+        acknowledged.len(),
+        "one message per key, no more"
+    );
+}

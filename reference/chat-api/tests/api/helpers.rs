@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 use chat_api::store::{Message, Messages, MongoStore, SqliteStore};
 use chat_api::{Application, Config};
 use reference_shared::{Claims, Issue, SigningKey};
-use reference_stores::MongoDatabase;
+use reference_stores::{Cuttable, MongoDatabase};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use uuid::Uuid;
@@ -14,6 +14,9 @@ use uuid::Uuid;
 pub enum Store {
     Sqlite,
     Mongo,
+    /// MongoDB reached through a [`Cuttable`] hop (`Chat::outage`); the
+    /// test's view of the store goes around it.
+    MongoBehindCut,
 }
 
 /// Runs each named `async fn(Store)` once on each store.
@@ -67,6 +70,8 @@ pub fn user_token(key: &SigningKey, issuer: &str, user: Uuid) -> String {
 pub struct Chat {
     pub url: String,
     pub http: reqwest::Client,
+    /// The hop between the service and MongoDB, on `MongoBehindCut`.
+    pub outage: Option<Cuttable>,
     store: Box<dyn Messages>,
     _mongo: Option<MongoDatabase>,
     _sqlite: Option<TempFile>,
@@ -108,7 +113,7 @@ pub async fn spawn_chat(auth_url: &str, store: Store, adjust: impl FnOnce(&mut C
             let view = SqliteStore::connect(&config.sqlite_url).await.unwrap();
             (Box::new(view), None, Some(file))
         }
-        Store::Mongo => {
+        Store::Mongo | Store::MongoBehindCut => {
             let database = MongoDatabase::create().await.expect("a MongoDB database");
             config.mongo_uri = Some(database.uri().to_owned());
             config.mongo_database = database.name().to_owned();
@@ -118,10 +123,20 @@ pub async fn spawn_chat(auth_url: &str, store: Store, adjust: impl FnOnce(&mut C
             (Box::new(view), Some(database), None)
         }
     };
+    let outage = match (store, &config.mongo_uri) {
+        (Store::MongoBehindCut, Some(uri)) => {
+            let hop = Cuttable::in_front_of(uri).await.unwrap();
+            config.mongo_uri = Some(hop.url(uri));
+            Some(hop)
+        }
+        _ => None,
+    };
     let app = Application::build(config)
         .await
         .expect("the chat-api starts");
-    finish(app, view, mongo, sqlite)
+    let mut chat = finish(app, view, mongo, sqlite);
+    chat.outage = outage;
+    chat
 }
 
 fn finish(
@@ -138,6 +153,7 @@ fn finish(
     Chat {
         url,
         http: reqwest::Client::new(),
+        outage: None,
         store,
         _mongo: mongo,
         _sqlite: sqlite,

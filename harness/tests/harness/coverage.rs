@@ -79,6 +79,15 @@ fn error(status: StatusCode, code: &str) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// Bad input answered 422 `unprocessable_entity`, where the contract says
+/// 400 `invalid_request`.
+fn unprocessable(status: &mut StatusCode, body: &mut Value) {
+    if *status == StatusCode::BAD_REQUEST {
+        *status = StatusCode::UNPROCESSABLE_ENTITY;
+        body["error"] = json!("unprocessable_entity");
+    }
+}
+
 /// A send's sender (`sub`) and `Idempotency-Key`, when it has one.
 fn keyed_send(request: &Request) -> Option<(String, String)> {
     if !is_send(request.method(), request.uri().path()) {
@@ -503,16 +512,11 @@ async fn services_managing_members_are_caught() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validation_answered_422_is_caught() {
-    let unprocessable = auth_answers(
+    let fault = auth_answers(
         |method, path| method == Method::POST && path.starts_with("/api/auth/groups"),
-        |status, body| {
-            if *status == StatusCode::BAD_REQUEST {
-                *status = StatusCode::UNPROCESSABLE_ENTITY;
-                body["error"] = json!("unprocessable_entity");
-            }
-        },
+        unprocessable,
     );
-    let report = run_with_faults(Some(unprocessable), None).await;
+    let report = run_with_faults(Some(fault), None).await;
     assert_caught_only(
         &report,
         &[
@@ -984,21 +988,16 @@ async fn a_client_id_trusted_over_the_sub_is_caught() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_bodies_answered_422_at_login_members_and_admin_are_caught() {
-    let unprocessable = auth_answers(
+    let fault = auth_answers(
         |method, path| {
             method == Method::POST
                 && (path == "/auth/login"
                     || path.ends_with("/members")
                     || path.starts_with("/admin/"))
         },
-        |status, body| {
-            if *status == StatusCode::BAD_REQUEST {
-                *status = StatusCode::UNPROCESSABLE_ENTITY;
-                body["error"] = json!("unprocessable_entity");
-            }
-        },
+        unprocessable,
     );
-    let report = run_with_faults(Some(unprocessable), None).await;
+    let report = run_with_faults(Some(fault), None).await;
     assert_caught_only(
         &report,
         &[
@@ -1054,13 +1053,8 @@ async fn bad_path_uuids_answered_404_at_the_auth_api_are_caught() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_messages_answered_422_are_caught() {
-    let unprocessable = chat_answers(is_send, |status, body| {
-        if *status == StatusCode::BAD_REQUEST {
-            *status = StatusCode::UNPROCESSABLE_ENTITY;
-            body["error"] = json!("unprocessable_entity");
-        }
-    });
-    let report = run_with_faults(None, Some(unprocessable)).await;
+    let fault = chat_answers(is_send, unprocessable);
+    let report = run_with_faults(None, Some(fault)).await;
     assert_caught_only(
         &report,
         &[

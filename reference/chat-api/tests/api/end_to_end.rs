@@ -653,6 +653,32 @@ async fn a_mongo_outage_is_503_and_retried_keys_store_one_message_each() {
             assert!(answer.retry_after, "a 503 says when to retry: {answer:?}");
         }
     }
+    // Every acknowledged message is in the listing, walked page by page.
+    let mut listed = HashSet::new();
+    let mut path = format!("{}?limit=50", Chat::messages_path(s.group));
+    loop {
+        let page = s
+            .chat
+            .get(&path)
+            .bearer_auth(&s.alice.1)
+            .send()
+            .await
+            .unwrap();
+        let page = expect_json(page, StatusCode::OK).await;
+        for message in page["messages"].as_array().unwrap() {
+            listed.insert(message["id"].as_str().unwrap().to_owned());
+        }
+        let Some(next) = page["next_cursor"].as_str() else {
+            break;
+        };
+        path = format!("{}?limit=50&before={next}", Chat::messages_path(s.group));
+    }
+    for (key, id) in &acknowledged {
+        assert!(
+            listed.contains(id),
+            "{key} was acknowledged as {id} and is not listed"
+        );
+    }
     // Every acknowledged key is stored, once, under the id it was answered with.
     let stored = s.chat.stored(s.group).await;
     let stored_ids: HashSet<String> = stored.iter().map(|m| m.id.to_string()).collect();

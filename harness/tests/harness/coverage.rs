@@ -88,6 +88,14 @@ fn unprocessable(status: &mut StatusCode, body: &mut Value) {
     }
 }
 
+/// The `token` of an introspection or revocation form.
+fn form_token(body: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+        .and_then(reference_shared::form::decode)
+}
+
 /// A send's sender (`sub`) and `Idempotency-Key`, when it has one.
 fn keyed_send(request: &Request) -> Option<(String, String)> {
     if !is_send(request.method(), request.uri().path()) {
@@ -723,14 +731,8 @@ fn revocation_only_at_me() -> AuthFault {
                 if request.uri().path() == "/oauth/revoke" {
                     let (parts, bytes) = request.into_parts();
                     let bytes = to_bytes(bytes, 1 << 20).await.unwrap_or_default();
-                    let text = String::from_utf8_lossy(&bytes);
-                    for pair in text.split('&') {
-                        if let Some(token) = pair
-                            .strip_prefix("token=")
-                            .and_then(reference_shared::form::decode)
-                        {
-                            revoked.lock().unwrap().insert(token);
-                        }
+                    if let Some(token) = form_token(&bytes) {
+                        revoked.lock().unwrap().insert(token);
                     }
                     return next
                         .run(Request::from_parts(parts, Body::from(bytes)))
@@ -1242,11 +1244,7 @@ async fn an_expired_token_introspected_active_is_caught() {
             }
             let (parts, bytes) = request.into_parts();
             let bytes = to_bytes(bytes, 1 << 20).await.unwrap_or_default();
-            let claims = String::from_utf8_lossy(&bytes)
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("token="))
-                .and_then(reference_shared::form::decode)
-                .and_then(|token| conformance::jwt::claims(&token));
+            let claims = form_token(&bytes).and_then(|token| conformance::jwt::claims(&token));
             let now = chrono::Utc::now().timestamp();
             if let Some(mut claims) = claims.filter(|c| c["exp"].as_i64().is_some_and(|e| e < now))
             {

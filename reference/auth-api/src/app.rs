@@ -53,6 +53,7 @@ impl Application {
                 }),
                 config.password_queue,
             ),
+            std::time::Duration::from_secs(config.client_cache_seconds),
         );
         if let Some(path) = &config.seed {
             Seed::load(path)?.apply(&state).await?;

@@ -61,6 +61,13 @@ pub struct Config {
     #[arg(long, env = "AUTH_API_PASSWORD_QUEUE", default_value_t = 64)]
     pub password_queue: usize,
 
+    /// How long a registered client is kept in memory after it is read, in
+    /// seconds; 0 reads the database at every token request. A client
+    /// deleted through this process is forgotten at once; through another
+    /// replica, within this time.
+    #[arg(long, env = "AUTH_API_CLIENT_CACHE_SECONDS", default_value_t = 5)]
+    pub client_cache_seconds: u64,
+
     /// A seed file of users, clients and groups to create at start-up
     /// (`fixtures/seed.json`); what exists already is left alone.
     #[arg(long, env = "AUTH_API_SEED")]
@@ -83,6 +90,7 @@ impl Config {
             admin_token: None,
             password_hashes: None,
             password_queue: 64,
+            client_cache_seconds: 5,
             seed: None,
         }
     }

@@ -11,6 +11,7 @@
 //! - `app`: [`Application`]: build (key, store, seed, listener) and serve.
 //! - `routes`: the HTTP surface, one module per area, and [`router`].
 //! - `auth`: extractors yielding the request's principal.
+//! - `clients`: registered clients, read through a short-lived cache.
 //! - `error`: [`ApiError`], the contract's error body for every failure.
 //! - `domain`: parsed input (emails, passwords, group names).
 //! - `password`: argon2id passwords and SHA-256-stored client secrets.
@@ -20,6 +21,7 @@
 
 mod app;
 mod auth;
+mod clients;
 mod config;
 mod domain;
 mod error;

@@ -18,6 +18,7 @@ struct Inner {
     admin_token: Option<Secret>,
     dummy_password_hash: String,
     hashing: crate::password::HashingPool,
+    clients: crate::clients::ClientCache,
 }
 
 /// Issuer, audience and lifetimes of the tokens this service issues.
@@ -43,6 +44,7 @@ impl AppState {
         tokens: TokenSettings,
         admin_token: Option<Secret>,
         hashing: crate::password::HashingPool,
+        client_cache: std::time::Duration,
     ) -> Self {
         let verifier =
             Verifier::new(&key.jwks(), &tokens.issuer, &tokens.audience).with_leeway(tokens.leeway);
@@ -56,6 +58,7 @@ impl AppState {
                 admin_token,
                 dummy_password_hash,
                 hashing,
+                clients: crate::clients::ClientCache::new(client_cache),
             }),
         }
     }
@@ -68,6 +71,11 @@ impl AppState {
     /// Where passwords are hashed and verified, a few at a time.
     pub fn hashing(&self) -> &crate::password::HashingPool {
         &self.inner.hashing
+    }
+
+    /// Registered clients, read through a short-lived cache.
+    pub fn clients(&self) -> &crate::clients::ClientCache {
+        &self.inner.clients
     }
 
     /// The signing key.

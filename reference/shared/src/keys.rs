@@ -42,6 +42,12 @@ pub enum KeyError {
     Sign(String),
 }
 
+/// Base64url without padding, as JWS parts are encoded (RFC 7515 §2).
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// The auth-api's signing key (Ed25519 by default; P-256 and RSA keys are
 /// taken too, as other implementations use them), with its algorithm, its
 /// public JWK and its `kid` (the RFC 7638 thumbprint, so the same key
@@ -52,6 +58,10 @@ pub struct SigningKey {
     algorithm: Algorithm,
     encoding: EncodingKey,
     public: Jwk,
+    /// An Ed25519 key parsed once, with its tokens' encoded header: what
+    /// `jsonwebtoken` would redo (parsing the key, deriving its public
+    /// half) for every signature.
+    ed25519: Option<(ed25519_dalek::SigningKey, String)>,
 }
 
 impl SigningKey {
@@ -94,11 +104,21 @@ impl SigningKey {
             Algorithm::RS256 => KeyAlgorithm::RS256,
             _ => KeyAlgorithm::EdDSA,
         });
+        let ed25519 = if algorithm == Algorithm::EdDSA {
+            use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+            let key = ed25519_dalek::SigningKey::from_pkcs8_der(encoding.as_bytes())
+                .map_err(|e| invalid(e.to_string()))?;
+            let header = serde_json::json!({ "typ": AT_JWT, "alg": "EdDSA", "kid": kid });
+            Some((key, b64(header.to_string().as_bytes())))
+        } else {
+            None
+        };
         Ok(Self {
             kid,
             algorithm,
             encoding,
             public,
+            ed25519,
         })
     }
 
@@ -123,6 +143,13 @@ impl SigningKey {
 
     /// Signs a claim set as an `at+jwt` access token with this key's `kid`.
     pub fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
+        if let Some((key, header)) = &self.ed25519 {
+            use ed25519_dalek::Signer as _;
+            let claims = serde_json::to_vec(claims).map_err(|e| KeyError::Sign(e.to_string()))?;
+            let message = format!("{header}.{}", b64(&claims));
+            let signature = key.sign(message.as_bytes());
+            return Ok(format!("{message}.{}", b64(&signature.to_bytes())));
+        }
         let mut header = Header::new(self.algorithm);
         header.typ = Some(AT_JWT.to_owned());
         header.kid = Some(self.kid.clone());
@@ -137,11 +164,11 @@ impl SigningKey {
         header: &serde_json::Value,
         claims: &serde_json::Value,
     ) -> Result<String, KeyError> {
-        use base64::Engine as _;
-        let b64 = |v: &serde_json::Value| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
-        };
-        let message = format!("{}.{}", b64(header), b64(claims));
+        let message = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
         let signature =
             jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, self.algorithm)
                 .map_err(|e| KeyError::Sign(e.to_string()))?;
@@ -394,6 +421,27 @@ mod tests {
 
     fn verifier(key: &SigningKey) -> Verifier {
         Verifier::new(&key.jwks(), "http://auth.test", "conformance-apis")
+    }
+
+    #[test]
+    fn an_ed25519_token_carries_the_signature_jsonwebtoken_makes() {
+        let key = SigningKey::from_pem(DEV_KEY).unwrap();
+        let token = key
+            .sign(&Claims::user(
+                Uuid::new_v4(),
+                "a@example.com",
+                &issue(now()),
+            ))
+            .unwrap();
+        let (message, signature) = token.rsplit_once('.').unwrap();
+        let expected =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, Algorithm::EdDSA);
+        assert_eq!(expected.unwrap(), signature);
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(
+            (header.alg, header.typ.as_deref(), header.kid.as_deref()),
+            (Algorithm::EdDSA, Some(AT_JWT), Some(key.kid()))
+        );
     }
 
     #[test]

@@ -161,6 +161,7 @@ pub async fn delete_client(
     crate::error::Path(client_id): crate::error::Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     if state.store().delete_client(&client_id).await? {
+        state.clients().forget(&client_id);
         tracing::info!(client_id = %client_id, "deleted a client");
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -9,46 +9,51 @@ use reference_shared::{GROUPS_READ, Principal};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::auth::{Authenticated, User};
+use crate::auth::{User, Verified, revoked};
 use crate::domain::GroupName;
 use crate::error::{ApiError, Json, Path};
 use crate::state::AppState;
 use crate::store::{Added, Group, Member, Role, now};
 
-/// The group, when this principal may read it. The scope is checked before
-/// the group is looked up, so a service without it learns nothing.
+/// The group and its members, when this token may read them: one query
+/// reads the token's revocation, the group and the members, and the
+/// answers are given in the order the rules come: a refused token, then a
+/// service without the scope (which learns nothing of the group), then no
+/// such group, then a user who is not a member.
 async fn readable_group(
     state: &AppState,
-    principal: &Principal,
+    token: &Verified,
     id: Uuid,
-) -> Result<Group, ApiError> {
-    if let Principal::Service { scopes, .. } = principal
+) -> Result<(Group, Vec<Member>), ApiError> {
+    let read = state.store().read_group(id, token.token()).await?;
+    if read.refused {
+        return Err(revoked());
+    }
+    if let Principal::Service { scopes, .. } = &token.principal
         && !scopes.contains(GROUPS_READ)
     {
         return Err(ApiError::InsufficientScope(GROUPS_READ));
     }
-    let group = state
-        .store()
-        .group(id)
-        .await?
+    let group = read
+        .group
         .ok_or_else(|| ApiError::NotFound("no such group".to_owned()))?;
-    if let Principal::User { id: user, .. } = principal
-        && state.store().member(id, *user).await?.is_none()
+    if let Principal::User { id: user, .. } = &token.principal
+        && !read.members.iter().any(|m| m.user_id == *user)
     {
         return Err(ApiError::Forbidden(
             "you are not a member of this group".to_owned(),
         ));
     }
-    Ok(group)
+    Ok((group, read.members))
 }
 
 /// `GET /api/auth/groups/{id}`.
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-    Authenticated(principal): Authenticated,
+    token: Verified,
 ) -> Result<Json<Group>, ApiError> {
-    Ok(Json(readable_group(&state, &principal, id).await?))
+    Ok(Json(readable_group(&state, &token, id).await?.0))
 }
 
 /// `GET /api/auth/groups/{id}/members` answer.
@@ -62,12 +67,10 @@ pub struct MemberList {
 pub async fn members(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-    Authenticated(principal): Authenticated,
+    token: Verified,
 ) -> Result<Json<MemberList>, ApiError> {
-    readable_group(&state, &principal, id).await?;
-    Ok(Json(MemberList {
-        members: state.store().members(id).await?,
-    }))
+    let (_, members) = readable_group(&state, &token, id).await?;
+    Ok(Json(MemberList { members }))
 }
 
 /// `POST /api/auth/groups` body.

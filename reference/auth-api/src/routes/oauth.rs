@@ -2,6 +2,8 @@
 //! (RFC 7662), revocation (RFC 7009), server metadata (RFC 8414) and the key
 //! set (RFC 7517).
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -137,9 +139,9 @@ async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     form: &Form,
-) -> Result<ClientRecord, ApiError> {
+) -> Result<Arc<ClientRecord>, ApiError> {
     let (id, secret) = client_credentials(headers, form)?;
-    match state.store().client(&id).await? {
+    match state.clients().get(state.store(), &id).await? {
         Some(client) if password::secret_matches(&secret, &client.secret_sha256) => Ok(client),
         Some(_) => Err(ApiError::invalid_client()),
         None => {
@@ -239,7 +241,7 @@ async fn client_and_token(
     headers: &HeaderMap,
     uri: &Uri,
     body: &[u8],
-) -> Result<(ClientRecord, String), ApiError> {
+) -> Result<(Arc<ClientRecord>, String), ApiError> {
     let form = Form::parse(headers, uri, body)?;
     let client = authenticate(state, headers, &form).await?;
     let token = form

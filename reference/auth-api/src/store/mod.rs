@@ -132,6 +132,30 @@ pub struct Member {
     pub joined_at: DateTime<Utc>,
 }
 
+/// A verified token as revocation knows it: its id, subject and issue time
+/// (seconds).
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRef<'a> {
+    /// `jti`.
+    pub jti: &'a str,
+    /// `sub`.
+    pub subject: &'a str,
+    /// `iat`.
+    pub iat: i64,
+}
+
+/// What reading a group takes, from one query: whether the reader's token
+/// is refused, the group, and its members by `joined_at`, then `user_id`.
+#[derive(Debug, Clone, Default)]
+pub struct GroupRead {
+    /// The token was revoked, or its subject deleted since it was issued.
+    pub refused: bool,
+    /// The group, if there is one.
+    pub group: Option<Group>,
+    /// Its members (none when there is no group).
+    pub members: Vec<Member>,
+}
+
 /// Whether adding a member made a new membership.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Added {
@@ -184,6 +208,9 @@ pub trait Groups {
     async fn group(&self, id: Uuid) -> Result<Option<Group>, StoreError>;
     /// The group's members by `joined_at`, then `user_id`.
     async fn members(&self, group: Uuid) -> Result<Vec<Member>, StoreError>;
+    /// The group and its members, and whether `token` is refused, in one
+    /// round trip: what reading a group costs.
+    async fn read_group(&self, group: Uuid, token: TokenRef<'_>) -> Result<GroupRead, StoreError>;
     /// One member of a group.
     async fn member(&self, group: Uuid, user: Uuid) -> Result<Option<Member>, StoreError>;
     /// Adds a member (idempotent).
@@ -199,7 +226,7 @@ pub trait Revocations {
     async fn revoke(&self, jti: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Whether a token is refused: revoked itself, or issued (`iat`, in
     /// seconds) before its subject was deleted. One query.
-    async fn is_refused(&self, jti: &str, subject: &str, iat: i64) -> Result<bool, StoreError>;
+    async fn is_refused(&self, token: TokenRef<'_>) -> Result<bool, StoreError>;
 }
 
 /// Everything the auth-api stores.

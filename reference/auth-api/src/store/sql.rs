@@ -40,6 +40,28 @@ macro_rules! sql_store {
         const MEMBERS: &str = "SELECT m.user_id, u.email, m.role, m.joined_at \
              FROM members m JOIN users u ON u.id = m.user_id WHERE m.group_id = $1";
 
+        /// Whether the token of `$1` (jti), `$2` (sub), `$3` (iat) is refused.
+        const REFUSED: &str = "(EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1) \
+             OR EXISTS (SELECT 1 FROM revoked_subjects WHERE subject = $2 AND revoked_at >= $3))";
+
+        /// The refusal of the token `$1`-`$3`, the group `$4` and its members:
+        /// one row per member, or one row of NULLs beside the refusal when
+        /// there is no such group.
+        static READ_GROUP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT r.refused, g.id AS group_id, g.name, g.org_id, g.created_at, \
+                     mm.user_id, mm.email, mm.role, mm.joined_at \
+                 FROM (SELECT {REFUSED} AS refused) r \
+                 LEFT JOIN groups g ON g.id = $4 \
+                 LEFT JOIN ({}) mm ON g.id IS NOT NULL \
+                 ORDER BY mm.joined_at, mm.user_id",
+                MEMBERS.replace("$1", "$4")
+            )
+        });
+
+        static IS_REFUSED: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| format!("SELECT {REFUSED}"));
+
         fn id(value: uuid::Uuid) -> $id {
             <$id>::from(value)
         }
@@ -234,6 +256,34 @@ macro_rules! sql_store {
                 Ok(rows.iter().map(rows::member).collect::<Result<_, _>>()?)
             }
 
+            async fn read_group(&self, group: uuid::Uuid, token: super::TokenRef<'_>) -> Result<super::GroupRead, super::StoreError> {
+                use sqlx::Row as _;
+                let issued = chrono::DateTime::from_timestamp(token.iat, 0).unwrap_or_default();
+                let rows = sqlx::query(sqlx::AssertSqlSafe(READ_GROUP.as_str()))
+                    .bind(token.jti)
+                    .bind(token.subject)
+                    .bind(issued)
+                    .bind(id(group))
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut read = super::GroupRead::default();
+                for row in &rows {
+                    read.refused = row.try_get("refused")?;
+                    if read.group.is_none() && row.try_get::<Option<$id>, _>("group_id")?.is_some() {
+                        read.group = Some(super::Group {
+                            id: rows::uuid(row, "group_id")?,
+                            name: row.try_get("name")?,
+                            org_id: rows::uuid(row, "org_id")?,
+                            created_at: row.try_get("created_at")?,
+                        });
+                    }
+                    if row.try_get::<Option<$id>, _>("user_id")?.is_some() {
+                        read.members.push(rows::member(row)?);
+                    }
+                }
+                Ok(read)
+            }
+
             async fn member(&self, group: uuid::Uuid, user: uuid::Uuid) -> Result<Option<super::Member>, super::StoreError> {
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!("{MEMBERS} AND m.user_id = $2")))
                     .bind(id(group))
@@ -290,12 +340,11 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn is_refused(&self, jti: &str, subject: &str, iat: i64) -> Result<bool, super::StoreError> {
-                let issued = chrono::DateTime::from_timestamp(iat, 0).unwrap_or_default();
-                Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1) \
-                     OR EXISTS (SELECT 1 FROM revoked_subjects WHERE subject = $2 AND revoked_at >= $3)")
-                    .bind(jti)
-                    .bind(subject)
+            async fn is_refused(&self, token: super::TokenRef<'_>) -> Result<bool, super::StoreError> {
+                let issued = chrono::DateTime::from_timestamp(token.iat, 0).unwrap_or_default();
+                Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(IS_REFUSED.as_str()))
+                    .bind(token.jti)
+                    .bind(token.subject)
                     .bind(issued)
                     .fetch_one(&self.pool)
                     .await?)

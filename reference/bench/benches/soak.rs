@@ -1,79 +1,28 @@
 //! A bounded soak of the reference on PostgreSQL + MongoDB (the stores the
 //! tests use: `CONFORMANCE_*_URL`, else containers): the auth-api and the
-//! chat-api as processes of their own (`conformance auth-api` /
-//! `conformance chat-api`), mixed traffic on loopback from a few clients
+//! chat-api as processes of their own (`reference-bench auth-api` /
+//! `reference-bench chat-api`), mixed traffic on loopback from a few clients
 //! (logins, service tokens, members, sends, listings), then figures:
 //! throughput, p50/p99 per operation, the 5xx count, each service's resident
 //! memory at start, after the warm-up and at the end. Stops by itself.
 //!
-//! `cargo bench -p conformance --bench soak`; `SOAK_SECONDS` (default 180)
+//! `cargo bench -p reference-bench --bench soak`; `SOAK_SECONDS` (default 180)
 //! and `SOAK_WARMUP_SECONDS` (default 30) set the durations. Exits 1 when a
 //! 5xx was answered or a service's memory grew 10% or more after warm-up.
 
 use std::collections::BTreeMap;
-use std::io::BufRead as _;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use reference_stores::{MongoDatabase, PostgresDatabase};
-use serde_json::{Value, json};
+use serde_json::json;
+
+mod common;
+
+use common::Stack;
 
 const CLIENTS: usize = 8;
 const MEMBERS: usize = 10;
-
-/// A service process, killed when dropped.
-struct Service {
-    child: Child,
-    url: String,
-}
-
-impl Service {
-    fn start(mut command: Command) -> Self {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the service starts");
-        let mut first = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {first:?}"))
-            .to_owned();
-        Self { child, url }
-    }
-
-    /// Resident memory, in KiB.
-    fn resident_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn seconds(var: &str, default: u64) -> Duration {
-    Duration::from_secs(
-        std::env::var(var)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default),
-    )
-}
 
 /// What the clients share: the accounts the traffic uses.
 struct World {
@@ -94,29 +43,6 @@ struct Tally {
     server_errors: BTreeMap<(&'static str, u16), usize>,
     /// Answers neither expected nor 5xx, by operation and status.
     unexpected: BTreeMap<(&'static str, u16), usize>,
-}
-
-async fn post_json(http: &reqwest::Client, url: String, bearer: &str, body: Value) -> Value {
-    let answer = http
-        .post(url)
-        .bearer_auth(bearer)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(answer.status().is_success(), "{}", answer.status());
-    answer.json().await.unwrap()
-}
-
-async fn login(http: &reqwest::Client, auth: &str, email: &str, password: &str) -> String {
-    let answer = http
-        .post(format!("{auth}/auth/login"))
-        .json(&json!({ "email": email, "password": password }))
-        .send()
-        .await
-        .unwrap();
-    let body: Value = answer.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
 }
 
 /// One operation of the mix, chosen by `n`; its name, the status it should
@@ -211,115 +137,37 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     if !std::env::args().any(|a| a == "--bench") {
-        println!("soak: a benchmark; run it with `cargo bench -p conformance --bench soak`");
+        println!("soak: a benchmark; run it with `cargo bench -p reference-bench --bench soak`");
         return;
     }
     let (length, warmup) = (
-        seconds("SOAK_SECONDS", 180),
-        seconds("SOAK_WARMUP_SECONDS", 30),
+        common::seconds("SOAK_SECONDS", 180),
+        common::seconds("SOAK_WARMUP_SECONDS", 30),
     );
-    let postgres = PostgresDatabase::create()
-        .await
-        .expect("a PostgreSQL database");
-    let mongo = MongoDatabase::create().await.expect("a MongoDB database");
-    let admin = format!("admin-{}", uuid::Uuid::new_v4().simple());
-
-    let mut auth = Command::new(env!("CARGO_BIN_EXE_conformance"));
-    auth.args(["auth-api", "--listen", "127.0.0.1:0"])
-        .arg("--signing-key")
-        .arg(conformance::dev_key_path())
-        .env("AUTH_API_DATABASE_URL", postgres.url())
-        .env("AUTH_API_ADMIN_TOKEN", &admin);
-    let auth = Service::start(auth);
-    let http = reqwest::Client::new();
-    let client_id = "chat-api-soak".to_owned();
-    let registered = post_json(
-        &http,
-        format!("{}/admin/clients", auth.url),
-        &admin,
-        json!({ "client_id": client_id, "scopes": ["groups:read"] }),
-    )
-    .await;
-    let mut chat = Command::new(env!("CARGO_BIN_EXE_conformance"));
-    chat.args([
-        "chat-api",
-        "--listen",
-        "127.0.0.1:0",
-        "--auth-url",
-        &auth.url,
-    ])
-    .args(["--client-id", &client_id, "--mongo-database", mongo.name()])
-    .env("CHAT_API_MONGO_URI", mongo.uri())
-    .env(
-        "CHAT_API_CLIENT_SECRET",
-        registered["client_secret"].as_str().unwrap(),
-    );
-    let chat = Service::start(chat);
-
-    // The traffic's own client for service tokens, a group and its members.
-    let reader = post_json(
-        &http,
-        format!("{}/admin/clients", auth.url),
-        &admin,
-        json!({ "scopes": ["groups:read"] }),
-    )
-    .await;
-    let mut users = Vec::new();
-    for i in 0..MEMBERS {
-        let (email, password) = (
-            format!("soak-{i}@example.com"),
-            format!("soak-password-{i}"),
-        );
-        post_json(
-            &http,
-            format!("{}/admin/users", auth.url),
-            &admin,
-            json!({ "email": email, "password": password }),
-        )
-        .await;
-        let token = login(&http, &auth.url, &email, &password).await;
-        users.push((email, password, token));
-    }
-    let group = post_json(
-        &http,
-        format!("{}/api/auth/groups", auth.url),
-        &users[0].2,
-        json!({ "name": "Soak", "org_id": uuid::Uuid::new_v4() }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for (_, _, token) in &users[1..] {
-        let id = conformance::jwt::claims(token).unwrap()["sub"].clone();
-        post_json(
-            &http,
-            format!("{}/api/auth/groups/{group}/members", auth.url),
-            &users[0].2,
-            json!({ "user_id": id }),
-        )
-        .await;
-    }
+    let stack = Stack::start(MEMBERS).await;
+    let (auth, chat) = (&stack.auth, &stack.chat);
     let world = Arc::new(World {
-        http,
+        http: reqwest::Client::new(),
         auth: auth.url.clone(),
         chat: chat.url.clone(),
-        group,
-        users,
-        client: (
-            reader["client_id"].as_str().unwrap().to_owned(),
-            reader["client_secret"].as_str().unwrap().to_owned(),
-        ),
+        group: stack.group.clone(),
+        users: stack
+            .members
+            .iter()
+            .map(|m| (m.email.clone(), m.password.clone(), m.token.clone()))
+            .collect(),
+        client: stack.reader.clone(),
     });
+    let tokens_at_start = stack.tokens_issued_to_chat();
 
-    let at_start = (auth.resident_kib(), chat.resident_kib());
+    let at_start = (auth.memory_kib().0, chat.memory_kib().0);
     let tally: Arc<Mutex<Tally>> = Arc::default();
     let running = Arc::new(AtomicBool::new(true));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|i| tokio::spawn(client(world.clone(), tally.clone(), running.clone(), i)))
         .collect();
     tokio::time::sleep(warmup).await;
-    let after_warmup = (auth.resident_kib(), chat.resident_kib());
+    let after_warmup = (auth.memory_kib().0, chat.memory_kib().0);
     let measured_from = Instant::now();
     *tally.lock().unwrap() = Tally::default();
     tokio::time::sleep(length.saturating_sub(warmup)).await;
@@ -328,7 +176,7 @@ async fn main() {
         c.await.unwrap();
     }
     let measured = measured_from.elapsed().as_secs_f64();
-    let at_end = (auth.resident_kib(), chat.resident_kib());
+    let at_end = (auth.memory_kib().0, chat.memory_kib().0);
 
     let tally = tally.lock().unwrap();
     println!(
@@ -381,8 +229,20 @@ async fn main() {
             end / 1024
         );
     }
+    println!(
+        "service tokens the chat-api fetched: {} in {:.0} s",
+        stack.tokens_issued_to_chat() - tokens_at_start,
+        measured + warmup.as_secs_f64()
+    );
+    for (name, service) in [("auth-api", auth), ("chat-api", chat)] {
+        println!(
+            "{name} peak resident memory: {} MiB",
+            service.memory_kib().1 / 1024
+        );
+    }
     if server_errors > 0 || grew_too_much {
         println!("soak: FAILED (a 5xx, or memory grew 10% or more after warm-up)");
+        drop(stack);
         std::process::exit(1);
     }
     println!("soak: passed (no 5xx, memory growth under 10% after warm-up)");

@@ -49,10 +49,59 @@ struct Endpoint {
     target: f64,
 }
 
+/// CPU time in clock ticks (`USER_HZ`, 100 a second on Linux) of a
+/// process, from `/proc/<pid>/stat` (user + system).
+fn process_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+/// Busy CPU time of the whole machine in clock ticks, from `/proc/stat`
+/// (user, nice, system, irq, softirq, steal).
+fn machine_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpu: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    [0, 1, 2, 5, 6, 7]
+        .iter()
+        .map(|&i| cpu.get(i).copied().unwrap_or(0))
+        .sum()
+}
+
+/// CPU ticks so far of the services, of this process (the load), and of
+/// the machine.
+fn ticks(services: &[u32]) -> [u64; 3] {
+    [
+        services.iter().map(|p| process_ticks(&p.to_string())).sum(),
+        process_ticks("self"),
+        machine_ticks(),
+    ]
+}
+
 /// What one load measured.
 #[derive(Default)]
 struct Measured {
     seconds: f64,
+    /// CPU ticks spent meanwhile by the server's processes, by the load,
+    /// and by the whole machine.
+    cpu: [u64; 3],
     /// Latencies of every answer, in microseconds.
     latencies: Vec<u64>,
     /// Answers other than the expected status, by status (0: no answer).
@@ -62,10 +111,26 @@ struct Measured {
 impl Measured {
     fn add(&mut self, other: Measured) {
         self.seconds += other.seconds;
+        for (sum, ticks) in self.cpu.iter_mut().zip(other.cpu) {
+            *sum += ticks;
+        }
         self.latencies.extend(other.latencies);
         for (status, n) in other.unexpected {
             *self.unexpected.entry(status).or_default() += n;
         }
+    }
+
+    /// CPU microseconds per request: the server's, the load's, and the rest
+    /// of the machine's (the databases, mostly).
+    #[allow(clippy::cast_precision_loss)]
+    fn cpu_per_request(&self) -> [f64; 3] {
+        let per = |ticks: u64| ticks as f64 * 10_000.0 / self.latencies.len().max(1) as f64;
+        let [server, load, machine] = self.cpu;
+        [
+            per(server),
+            per(load),
+            per(machine.saturating_sub(server + load)),
+        ]
     }
 
     #[allow(clippy::cast_precision_loss)]
@@ -91,9 +156,20 @@ impl Measured {
     }
 }
 
-/// Loads `endpoint` at `base` for `length` from a thread of its own (one
-/// core at most, like `wrk -t1`) with [`CONNECTIONS`] connections.
-fn load(base: &str, endpoint: &Endpoint, length: Duration) -> Measured {
+/// Loads `endpoint` at `server` (its processes: `pids`) for `length` from
+/// a thread of its own (one core at most, like `wrk -t1`) with
+/// [`CONNECTIONS`] connections.
+fn load(server: &(String, Vec<u32>), endpoint: &Endpoint, length: Duration) -> Measured {
+    let before = ticks(&server.1);
+    let mut measured = load_from_a_thread(&server.0, endpoint, length);
+    let after = ticks(&server.1);
+    for ((sum, a), b) in measured.cpu.iter_mut().zip(after).zip(before) {
+        *sum = a.saturating_sub(b);
+    }
+    measured
+}
+
+fn load_from_a_thread(base: &str, endpoint: &Endpoint, length: Duration) -> Measured {
     let (base, endpoint) = (base.to_owned(), endpoint.clone());
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -289,21 +365,31 @@ async fn measure() -> Vec<String> {
     );
     let mut missed = Vec::new();
     let mut tokens_during_sends = (0, 0.0);
+    let bare_server = (bare.url.clone(), vec![bare.pid()]);
+    let mut cpu_lines = Vec::new();
     for (endpoint, reference) in &endpoints {
+        // The reference's processes: the auth-api, and for a send the
+        // chat-api too (which calls the auth-api three times).
+        let pids = if endpoint.expected == 201 {
+            vec![auth.pid(), chat.pid()]
+        } else {
+            vec![auth.pid()]
+        };
+        let reference = &(reference.url.clone(), pids);
         let tokens_before = stack.tokens_issued_to_chat();
         let started = Instant::now();
         // A warm-up for both: connections, caches, the chat-api's token.
-        load(&reference.url, endpoint, Duration::from_secs(1));
-        load(&bare.url, endpoint, Duration::from_secs(1));
+        load(reference, endpoint, Duration::from_secs(1));
+        load(&bare_server, endpoint, Duration::from_secs(1));
         let (mut ours, mut theirs) = (Measured::default(), Measured::default());
         let round = length / ROUNDS;
         for i in 0..ROUNDS {
             if i % 2 == 0 {
-                ours.add(load(&reference.url, endpoint, round));
-                theirs.add(load(&bare.url, endpoint, round));
+                ours.add(load(reference, endpoint, round));
+                theirs.add(load(&bare_server, endpoint, round));
             } else {
-                theirs.add(load(&bare.url, endpoint, round));
-                ours.add(load(&reference.url, endpoint, round));
+                theirs.add(load(&bare_server, endpoint, round));
+                ours.add(load(reference, endpoint, round));
             }
         }
         if endpoint.expected == 201 {
@@ -311,6 +397,13 @@ async fn measure() -> Vec<String> {
                 stack.tokens_issued_to_chat() - tokens_before,
                 started.elapsed().as_secs_f64(),
             );
+        }
+        for (server, measured) in [("reference", &ours), ("bare", &theirs)] {
+            let [service, load, rest] = measured.cpu_per_request();
+            cpu_lines.push(format!(
+                "{:<28} {server:<10} {service:>9.0} {load:>9.0} {rest:>9.0}",
+                endpoint.name
+            ));
         }
         let ratio = ours.rate() / theirs.rate();
         let (p99_ours, p99_theirs) = (ours.quantile_ms(0.99), theirs.quantile_ms(0.99));
@@ -344,6 +437,13 @@ async fn measure() -> Vec<String> {
                 endpoint.name
             ));
         }
+    }
+    println!(
+        "CPU per request, µs ({:<28} {:<10} {:>9} {:>9} {:>9})",
+        "endpoint", "server", "server", "load", "rest"
+    );
+    for line in &cpu_lines {
+        println!("{line}");
     }
     for (name, service) in [("auth-api", auth), ("chat-api", chat), ("bare", &bare)] {
         let (now, peak) = service.memory_kib();

@@ -6,7 +6,8 @@
 //!   constant time with the one client it knows, an EdDSA JWT;
 //! - `GET /api/auth/groups/{id}/members`: JWT verification, one SELECT
 //!   joining members and users;
-//! - `POST /api/chat/groups/{id}/messages`: JWT verification, one insert.
+//! - `POST /api/chat/groups/{id}/messages`: JWT verification, one insert
+//!   (into a collection with the index a listing needs, as the reference's).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -87,6 +88,18 @@ pub async fn router(config: &Config) -> anyhow::Result<axum::Router> {
     validation.set_audience(&[&config.audience]);
     let mut mongo = mongodb::options::ClientOptions::parse(&config.mongo_uri).await?;
     mongo.app_name = Some("bare".to_owned());
+    let messages = mongodb::Client::with_options(mongo)?
+        .database(&config.mongo_database)
+        .collection("bare_messages");
+    // The index the reference's listing needs: a store that can list
+    // keeps it up at every insert.
+    messages
+        .create_index(
+            mongodb::IndexModel::builder()
+                .keys(doc! { "group_id": 1, "created_at": -1, "_id": -1 })
+                .build(),
+        )
+        .await?;
     let bare = Bare {
         client_id: config.client_id.clone(),
         secret_sha256: Sha256::digest(config.client_secret.as_bytes()).into(),
@@ -96,9 +109,7 @@ pub async fn router(config: &Config) -> anyhow::Result<axum::Router> {
         issuer: config.issuer.clone(),
         audience: config.audience.clone(),
         postgres: sqlx::PgPool::connect(&config.database_url).await?,
-        messages: mongodb::Client::with_options(mongo)?
-            .database(&config.mongo_database)
-            .collection("bare_messages"),
+        messages,
     };
     Ok(axum::Router::new()
         .route("/oauth/token", post(token))

@@ -13,7 +13,7 @@ use crate::auth::{User, Verified, revoked};
 use crate::domain::GroupName;
 use crate::error::{ApiError, Json, Path};
 use crate::state::AppState;
-use crate::store::{Added, Group, Member, Role, now};
+use crate::store::{Added, Group, Member, MemberRows, Role, now};
 
 /// The group and its members, when this token may read them: one query
 /// reads the token's revocation, the group and the members, and the
@@ -24,8 +24,9 @@ async fn readable_group(
     state: &AppState,
     token: &Verified,
     id: Uuid,
+    members: MemberRows,
 ) -> Result<(Group, Vec<Member>), ApiError> {
-    let read = state.store().read_group(id, token.token()).await?;
+    let read = state.store().read_group(id, token.token(), members).await?;
     if read.refused {
         return Err(revoked());
     }
@@ -53,7 +54,13 @@ pub async fn show(
     Path(id): Path<Uuid>,
     token: Verified,
 ) -> Result<Json<Group>, ApiError> {
-    Ok(Json(readable_group(&state, &token, id).await?.0))
+    // The reader's own membership is all the answer needs.
+    let reader = match &token.principal {
+        Principal::User { id, .. } => Some(*id),
+        Principal::Service { .. } => None,
+    };
+    let (group, _) = readable_group(&state, &token, id, MemberRows::Of(reader)).await?;
+    Ok(Json(group))
 }
 
 /// `GET /api/auth/groups/{id}/members` answer.
@@ -69,7 +76,7 @@ pub async fn members(
     Path(id): Path<Uuid>,
     token: Verified,
 ) -> Result<Json<MemberList>, ApiError> {
-    let (_, members) = readable_group(&state, &token, id).await?;
+    let (_, members) = readable_group(&state, &token, id, MemberRows::All).await?;
     Ok(Json(MemberList { members }))
 }
 

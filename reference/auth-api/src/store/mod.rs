@@ -144,6 +144,15 @@ pub struct TokenRef<'a> {
     pub iat: i64,
 }
 
+/// Which members a group read brings back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberRows {
+    /// Every member.
+    All,
+    /// This user's membership only; none for `None` (a service).
+    Of(Option<Uuid>),
+}
+
 /// What reading a group takes, from one query: whether the reader's token
 /// is refused, the group, and its members by `joined_at`, then `user_id`.
 #[derive(Debug, Clone, Default)]
@@ -152,7 +161,7 @@ pub struct GroupRead {
     pub refused: bool,
     /// The group, if there is one.
     pub group: Option<Group>,
-    /// Its members (none when there is no group).
+    /// Its members, as many as asked (none when there is no group).
     pub members: Vec<Member>,
 }
 
@@ -208,9 +217,14 @@ pub trait Groups {
     async fn group(&self, id: Uuid) -> Result<Option<Group>, StoreError>;
     /// The group's members by `joined_at`, then `user_id`.
     async fn members(&self, group: Uuid) -> Result<Vec<Member>, StoreError>;
-    /// The group and its members, and whether `token` is refused, in one
-    /// round trip: what reading a group costs.
-    async fn read_group(&self, group: Uuid, token: TokenRef<'_>) -> Result<GroupRead, StoreError>;
+    /// The group, its members (or one membership), and whether `token` is
+    /// refused, in one round trip: what reading a group costs.
+    async fn read_group(
+        &self,
+        group: Uuid,
+        token: TokenRef<'_>,
+        members: MemberRows,
+    ) -> Result<GroupRead, StoreError>;
     /// One member of a group.
     async fn member(&self, group: Uuid, user: Uuid) -> Result<Option<Member>, StoreError>;
     /// Adds a member (idempotent).

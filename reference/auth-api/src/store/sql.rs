@@ -44,19 +44,27 @@ macro_rules! sql_store {
         const REFUSED: &str = "(EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1) \
              OR EXISTS (SELECT 1 FROM revoked_subjects WHERE subject = $2 AND revoked_at >= $3))";
 
-        /// The refusal of the token `$1`-`$3`, the group `$4` and its members:
-        /// one row per member, or one row of NULLs beside the refusal when
-        /// there is no such group.
-        static READ_GROUP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        /// The refusal of the token `$1`-`$3`, the group `$4` and the
+        /// members `members` selects: one row per member, or one row of NULLs
+        /// beside the refusal when there is none.
+        fn read_group_sql(members: &str) -> String {
             format!(
                 "SELECT r.refused, g.id AS group_id, g.name, g.org_id, g.created_at, \
                      mm.user_id, mm.email, mm.role, mm.joined_at \
                  FROM (SELECT {REFUSED} AS refused) r \
                  LEFT JOIN groups g ON g.id = $4 \
-                 LEFT JOIN ({}) mm ON g.id IS NOT NULL \
-                 ORDER BY mm.joined_at, mm.user_id",
-                MEMBERS.replace("$1", "$4")
+                 LEFT JOIN ({members}) mm ON g.id IS NOT NULL \
+                 ORDER BY mm.joined_at, mm.user_id"
             )
+        }
+
+        /// With every member.
+        static READ_GROUP: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| read_group_sql(&MEMBERS.replace("$1", "$4")));
+
+        /// With the membership of `$5` only (none for NULL).
+        static READ_GROUP_OF: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            read_group_sql(&format!("{} AND m.user_id = $5", MEMBERS.replace("$1", "$4")))
         });
 
         static IS_REFUSED: std::sync::LazyLock<String> =
@@ -256,16 +264,22 @@ macro_rules! sql_store {
                 Ok(rows.iter().map(rows::member).collect::<Result<_, _>>()?)
             }
 
-            async fn read_group(&self, group: uuid::Uuid, token: super::TokenRef<'_>) -> Result<super::GroupRead, super::StoreError> {
+            async fn read_group(&self, group: uuid::Uuid, token: super::TokenRef<'_>, members: super::MemberRows) -> Result<super::GroupRead, super::StoreError> {
                 use sqlx::Row as _;
                 let issued = chrono::DateTime::from_timestamp(token.iat, 0).unwrap_or_default();
-                let rows = sqlx::query(sqlx::AssertSqlSafe(READ_GROUP.as_str()))
+                let sql = match members {
+                    super::MemberRows::All => READ_GROUP.as_str(),
+                    super::MemberRows::Of(_) => READ_GROUP_OF.as_str(),
+                };
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(token.jti)
                     .bind(token.subject)
                     .bind(issued)
-                    .bind(id(group))
-                    .fetch_all(&self.pool)
-                    .await?;
+                    .bind(id(group));
+                if let super::MemberRows::Of(user) = members {
+                    query = query.bind(user.map(id));
+                }
+                let rows = query.fetch_all(&self.pool).await?;
                 let mut read = super::GroupRead::default();
                 for row in &rows {
                     read.refused = row.try_get("refused")?;

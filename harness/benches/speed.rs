@@ -102,6 +102,8 @@ impl Stack {
             value("chat-api:"),
             value("admin token:"),
         );
+        // Read on, or its next line would find the pipe closed.
+        std::thread::spawn(move || lines.for_each(drop));
         Self {
             child,
             auth,
@@ -125,16 +127,21 @@ fn time_runs(args: &[&str], runs: usize) -> (Vec<f64>, bool) {
     let mut passed = true;
     for _ in 0..runs {
         let started = Instant::now();
-        let status = Command::new(env!("CARGO_BIN_EXE_conformance"))
+        let run = Command::new(env!("CARGO_BIN_EXE_conformance"))
             .arg("run")
             .args(args)
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
+            .stderr(Stdio::piped())
+            .output()
             .expect("conformance run starts");
         seconds.push(started.elapsed().as_secs_f64());
-        passed &= status.success();
+        if !run.status.success() {
+            passed = false;
+            let said = String::from_utf8_lossy(&run.stderr);
+            let tail: Vec<&str> = said.lines().rev().take(5).collect();
+            eprintln!("conformance run {args:?} failed: {:?}", tail);
+        }
     }
     seconds.sort_by(f64::total_cmp);
     (seconds, passed)

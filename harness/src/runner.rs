@@ -171,9 +171,12 @@ pub async fn run(
     // attributed by time: the scenarios that count them then run alone,
     // after the others, so that no other scenario's calls mix in.
     let alone = !runner.propagates_traces().await;
-    let (observing, others): (Vec<&Scenario>, Vec<&Scenario>) = selected
+    let (observing, mut others): (Vec<&Scenario>, Vec<&Scenario>) = selected
         .into_iter()
         .partition(|s| alone && s.steps.iter().any(|step| step.observe.is_some()));
+    // The scenarios that inject faults wait on the chat-api's timeouts on
+    // purpose: started first, their waiting overlaps the others' work.
+    others.sort_by_key(|s| !s.needs.iter().any(|n| n == "fault-injection"));
     // Scenarios first, then the generated checks: a generated check's
     // requests never share an observation window with a scenario's.
     let mut outcomes = runner

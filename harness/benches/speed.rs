@@ -140,7 +140,7 @@ fn time_runs(args: &[&str], runs: usize) -> (Vec<f64>, bool) {
             passed = false;
             let said = String::from_utf8_lossy(&run.stderr);
             let tail: Vec<&str> = said.lines().rev().take(5).collect();
-            eprintln!("conformance run {args:?} failed: {:?}", tail);
+            eprintln!("conformance run {args:?} failed: {tail:?}");
         }
     }
     seconds.sort_by(f64::total_cmp);

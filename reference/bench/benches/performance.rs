@@ -21,11 +21,11 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 mod common;
 
-use common::{Service, Stack};
+use common::{Service, Stack, json_of};
 
 /// Connections the load keeps open to the server under load.
 const CONNECTIONS: usize = 32;
@@ -252,28 +252,20 @@ async fn measure() -> Vec<String> {
     let (auth, chat, group) = (&stack.auth, &stack.chat, &stack.group);
     let (reader_id, reader_secret) = &stack.reader;
     let http = reqwest::Client::new();
-    let service_token: Value = http
-        .post(format!("{}/oauth/token", auth.url))
-        .basic_auth(reader_id, Some(reader_secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
+    let service_token = json_of(
+        http.post(format!("{}/oauth/token", auth.url))
+            .basic_auth(reader_id, Some(reader_secret))
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await["access_token"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let service_token = service_token["access_token"].as_str().unwrap().to_owned();
-    let metadata: Value = http
-        .get(format!(
-            "{}/.well-known/oauth-authorization-server",
-            auth.url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .to_owned();
+    let metadata = json_of(http.get(format!(
+        "{}/.well-known/oauth-authorization-server",
+        auth.url
+    )))
+    .await;
     let key = common::key_path();
 
     let bare = Service::start(

@@ -93,17 +93,16 @@ pub fn key_path() -> String {
     .to_owned()
 }
 
-/// Posts JSON with a bearer token; the answer's JSON, which must be a 2xx.
-pub async fn post_json(http: &reqwest::Client, url: String, bearer: &str, body: Value) -> Value {
-    let answer = http
-        .post(url)
-        .bearer_auth(bearer)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+/// Sends a request; the answer's JSON, which must come with a 2xx.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    let answer = request.send().await.unwrap();
     assert!(answer.status().is_success(), "{}", answer.status());
     answer.json().await.unwrap()
+}
+
+/// Posts JSON with a bearer token; the answer's JSON, which must be a 2xx.
+pub async fn post_json(http: &reqwest::Client, url: String, bearer: &str, body: Value) -> Value {
+    json_of(http.post(url).bearer_auth(bearer).json(&body)).await
 }
 
 /// A member of the stack's group.
@@ -200,15 +199,11 @@ impl Stack {
                 json!({ "email": email, "password": password }),
             )
             .await;
-            let login: Value = http
-                .post(format!("{}/auth/login", auth.url))
-                .json(&json!({ "email": email, "password": password }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let login = json_of(
+                http.post(format!("{}/auth/login", auth.url))
+                    .json(&json!({ "email": email, "password": password })),
+            )
+            .await;
             users.push(Member {
                 id: created["id"].as_str().unwrap().to_owned(),
                 email,

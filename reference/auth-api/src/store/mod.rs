@@ -215,8 +215,6 @@ pub trait Groups {
     async fn insert_group(&self, group: &Group, owner: Uuid) -> Result<(), StoreError>;
     /// The group with this id.
     async fn group(&self, id: Uuid) -> Result<Option<Group>, StoreError>;
-    /// The group's members by `joined_at`, then `user_id`.
-    async fn members(&self, group: Uuid) -> Result<Vec<Member>, StoreError>;
     /// The group, its members (or one membership), and whether `token` is
     /// refused, in one round trip: what reading a group costs.
     async fn read_group(

@@ -256,14 +256,6 @@ macro_rules! sql_store {
                 Ok(row.map(record).transpose()?)
             }
 
-            async fn members(&self, group: uuid::Uuid) -> Result<Vec<super::Member>, super::StoreError> {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{MEMBERS} ORDER BY m.joined_at, m.user_id")))
-                    .bind(id(group))
-                    .fetch_all(&self.pool)
-                    .await?;
-                Ok(rows.iter().map(rows::member).collect::<Result<_, _>>()?)
-            }
-
             async fn read_group(&self, group: uuid::Uuid, token: super::TokenRef<'_>, members: super::MemberRows) -> Result<super::GroupRead, super::StoreError> {
                 use sqlx::Row as _;
                 let issued = chrono::DateTime::from_timestamp(token.iat, 0).unwrap_or_default();

@@ -2,12 +2,33 @@
 //! implementation (the bundled reference, or a team's deployment) and says
 //! which check failed, where, and how to reproduce it.
 //!
+//! # In a team's own tests
+//! ```no_run
+//! use conformance::{Harness, Level, Target};
+//!
+//! # async fn check() -> Result<(), conformance::HarnessError> {
+//! let target = Target::at("https://auth.staging.example", "https://chat.staging.example")
+//!     .with_admin_token(std::env::var("CONFORMANCE_ADMIN_TOKEN").unwrap_or_default());
+//! let report = Harness::new(target).level(Level::Strict).run().await?;
+//! report.assert_passed(); // panics with each failure: file:line, expected/actual, curl
+//! # Ok(())
+//! # }
+//! ```
+//! [`Harness::from_config`] reads a configuration file instead. The default
+//! feature `reference` adds the reference stack (`ReferenceStack`, and the
+//! CLI's embedded run, `serve`, `auth-api` and `chat-api`); a team that
+//! only checks its deployment leaves it out with `default-features = false`
+//! and gets no database driver, testcontainers or password hashing.
+//!
 //! # Layout
 //! - `scenario`: the scenario format (model, parser, templates); no I/O
 //!   beyond reading the files.
+//! - `harness`: [`Harness`], one run against a target: the library's
+//!   entry point, and what `conformance run` does.
 //! - `target`: what is checked, and its configuration file.
 //! - `provision`: the harness's users, group and clients on the target.
-//! - `stack`: the reference stack started in-process, with optional faults.
+//! - `stack`: the reference stack started in-process, with optional faults
+//!   (the default feature `reference`).
 //! - `observe`: the recorder between the chat-api and the auth-api.
 //! - `runner`: schedules every source's checks and turns each verdict into
 //!   an outcome, one way; runs the scenarios' steps.
@@ -34,6 +55,7 @@ mod error;
 mod expect;
 mod fuzz;
 pub mod gate;
+mod harness;
 pub mod jwt;
 mod observe;
 mod outcome;
@@ -45,16 +67,20 @@ pub mod rules;
 mod runner;
 pub mod scenario;
 pub mod snapshot;
+#[cfg(feature = "reference")]
 mod stack;
 mod target;
 mod verdict;
 
 pub use error::HarnessError;
+pub use harness::Harness;
 pub use observe::{FAULTS_PATH, Fault, HOPS_PATH, Hop, Observer, Recorder, serve_proxy};
 pub use outcome::{CheckOutcome, RunReport, Status, Summary};
 pub use properties::PropertyOptions;
 pub use provision::{Cleanup, Created, cleanup};
 pub use runner::{RunOptions, SnapshotMode, check_ids, checks, run};
+pub use scenario::Level;
+#[cfg(feature = "reference")]
 pub use stack::{
     AuthFault, ChatFault, ConfigureAuth, ConfigureChat, ReferenceStack, StackOptions, StoreChoice,
     dev_key_path,

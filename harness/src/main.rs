@@ -8,10 +8,10 @@ use clap::{Args, Parser, Subcommand};
 use conformance::gate;
 use conformance::scenario::{Level, load};
 use conformance::{
-    ConfigFile, HarnessError, PropertyOptions, ReferenceStack, RunOptions, SnapshotMode,
-    StackOptions, StoreChoice, Target, report,
+    ConfigFile, Harness, HarnessError, PropertyOptions, RunReport, SnapshotMode, Target, report,
 };
-use reference_shared::Secret;
+#[cfg(feature = "reference")]
+use conformance::{ReferenceStack, StackOptions, StoreChoice};
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +29,7 @@ enum Command {
     /// Runs the scenarios. With no target, against the reference stack started in-process.
     Run(Box<RunArgs>),
     /// Runs the reference stack (seeded with fixtures/seed.json) until Ctrl-C, for manual use.
+    #[cfg(feature = "reference")]
     Serve {
         /// Where the reference stack keeps its data.
         #[arg(long, value_enum, default_value = "embedded")]
@@ -46,9 +47,11 @@ enum Command {
     /// Runs the reference auth-api alone, as its own binary does (same
     /// flags and `AUTH_API_*` variables), so one installed binary can stand
     /// the reference up as separate processes. Prints its URL first.
+    #[cfg(feature = "reference")]
     AuthApi(Box<auth_api::Config>),
     /// Runs the reference chat-api alone, as its own binary does (same flags
     /// and `CHAT_API_*` variables). Prints its URL first.
+    #[cfg(feature = "reference")]
     ChatApi(Box<chat_api::Config>),
     /// Compares two JSON reports: regressions, fixes, new and removed checks.
     /// Exits 1 when a check that passed in OLD fails in NEW.
@@ -116,6 +119,7 @@ struct RunArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// The reference stack's stores, when no target is given.
+    #[cfg(feature = "reference")]
     #[arg(long, value_enum, default_value = "embedded")]
     store: StoreChoice,
     /// The level that gates the exit code, with those below it: core,
@@ -168,9 +172,14 @@ struct RunArgs {
     /// Write the self-contained HTML report here.
     #[arg(long)]
     html: Option<PathBuf>,
-    /// Write the JUnit XML report here.
+    /// Write the JUnit XML report here (one test case per check).
     #[arg(long)]
     junit: Option<PathBuf>,
+    /// Write a short Markdown summary here (counts by level, the failed
+    /// checks with their rule and broken hop), for a CI job summary or a
+    /// merge-request comment.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
     /// A folder of a team's own scenarios, added to the bundled ones
     /// (repeatable). The bundled scenarios and snapshots are embedded in the
     /// binary.
@@ -184,7 +193,9 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(*args, None).await,
         Command::Snapshot { out, run: args } => run(*args, Some(SnapshotMode::Write(out))).await,
+        #[cfg(feature = "reference")]
         Command::Serve { store } => serve(store).await,
+        #[cfg(feature = "reference")]
         Command::AuthApi(config) => {
             reference_shared::http::init_tracing();
             match auth_api::Application::build(*config).await {
@@ -192,6 +203,7 @@ async fn main() -> ExitCode {
                 Err(e) => Err(HarnessError::Stack(format!("auth-api: {e:#}"))),
             }
         }
+        #[cfg(feature = "reference")]
         Command::ChatApi(config) => {
             reference_shared::http::init_tracing();
             match chat_api::Application::build(*config).await {
@@ -217,8 +229,10 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Writes one kind of report to a file.
+type WriteReport = fn(&RunReport, &std::path::Path) -> std::io::Result<()>;
+
 async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessError> {
-    let scenarios = load(&args.scenarios)?;
     let external = args.auth_url.is_some() || args.config.is_some();
     if args.update_snapshots && external {
         return Err(HarnessError::Config(
@@ -248,7 +262,7 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
         None => Level::Reference,
     };
     let mut _stack = None;
-    let target = if let Some(path) = &args.config {
+    let mut target = if let Some(path) = &args.config {
         let mut file = ConfigFile::load(path)?;
         if file.admin_token.is_none() {
             file.admin_token.clone_from(&args.admin_token);
@@ -260,25 +274,12 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
                 "an external target needs --admin-token, or --config with [accounts]".to_owned(),
             )
         })?;
-        Target {
-            admin_token: Some(Secret::new(admin_token)),
-            ..Target::at(auth_url, chat_url)
-        }
+        Target::at(auth_url, chat_url).with_admin_token(admin_token)
     } else {
-        eprintln!(
-            "conformance: starting the reference stack ({:?} store)",
-            args.store
-        );
-        let stack = ReferenceStack::start(StackOptions {
-            store: Some(args.store),
-            ..StackOptions::default()
-        })
-        .await?;
-        let target = stack.target.clone();
+        let (target, stack) = reference_target(&args).await?;
         _stack = Some(stack);
         target
     };
-    let mut target = target;
     if let Some(url) = &args.observe {
         let url = url.trim_end_matches('/').to_owned();
         target.observer = Some(conformance::Observer::Remote(url.clone()));
@@ -293,49 +294,47 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
                 .map_err(|e| HarnessError::Config(e.to_string()))?,
         );
     }
-    let options = RunOptions {
-        gate: level,
-        only: args.only,
-        tags: args.tag,
-        jobs: args.jobs,
-        properties: PropertyOptions {
+    let mut harness = Harness::new(target)
+        .level(level)
+        .jobs(args.jobs)
+        .properties(PropertyOptions {
             cases: args.cases,
             seed: args.seed.unwrap_or_else(|| PropertyOptions::default().seed),
-        },
-        snapshots,
-        created: std::sync::Arc::default(),
-    };
-    let expected = args
-        .expected_failures
-        .as_deref()
-        .map(gate::ExpectedFailures::load)
-        .transpose()?;
-    if let Some(expected) = &expected {
-        expected.check_known(&conformance::check_ids(&scenarios))?;
+        })
+        .snapshots(snapshots)
+        .keep_accounts(args.keep_accounts);
+    for prefix in args.only {
+        harness = harness.only(prefix);
     }
-    let baseline = args
-        .baseline
-        .as_deref()
-        .map(gate::load_report)
-        .transpose()?;
-    let total = options.selected_count(&scenarios);
+    for tag in args.tag {
+        harness = harness.tag(tag);
+    }
+    for dir in args.scenarios {
+        harness = harness.scenarios(dir);
+    }
+    if let Some(path) = &args.expected_failures {
+        harness = harness.expected_failures(path)?;
+    }
+    if let Some(path) = &args.baseline {
+        harness = harness.baseline(path, args.allow_skips)?;
+    }
+    let total = harness.options().selected_count(&harness.load_scenarios()?);
     let progress = report::Progress::new(total);
     let started = std::time::SystemTime::now();
     let on_check = |outcome: &conformance::CheckOutcome| progress.check_done(outcome);
-    let run = conformance::run(&scenarios, &target, &options, &on_check);
     // Ctrl-C stops the run but not the cleanup: the accounts it made so
     // far are deleted before the harness exits 130.
     let outcome = tokio::select! {
-        report = run => Some(report),
+        report = harness.run_with(&on_check) => Some(report),
         _ = tokio::signal::ctrl_c() => None,
     };
-    tidy(&target, &options.created, args.keep_accounts).await;
     let Some(report) = outcome else {
+        harness.tidy().await;
         eprintln!("conformance: interrupted");
         return Ok(130);
     };
-    let mut report = report?;
-    if let SnapshotMode::Write(dir) = &options.snapshots
+    let report = report?;
+    if let SnapshotMode::Write(dir) = &harness.options().snapshots
         && written_since(dir, started) == 0
     {
         return Err(HarnessError::Write {
@@ -344,28 +343,48 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
                 .to_owned(),
         });
     }
-    if let Some(expected) = &expected {
-        expected.apply(&mut report);
-    }
-    if let Some(baseline) = &baseline {
-        let mut diff = gate::diff(baseline, &report);
-        diff.skips_allowed = args.allow_skips;
-        report.baseline = Some(diff);
-    }
     print!("{}", report::summary_line(&report));
-    if let Some(path) = &args.json {
-        report::write_json(&report, path)
-            .map_err(|e| HarnessError::Config(format!("{}: {e}", path.display())))?;
-    }
-    if let Some(path) = &args.html {
-        report::write_html(&report, path)
-            .map_err(|e| HarnessError::Config(format!("{}: {e}", path.display())))?;
-    }
-    if let Some(path) = &args.junit {
-        report::write_junit(&report, path)
-            .map_err(|e| HarnessError::Config(format!("{}: {e}", path.display())))?;
+    let writers: [(&Option<PathBuf>, WriteReport); 4] = [
+        (&args.json, report::write_json),
+        (&args.html, report::write_html),
+        (&args.junit, report::write_junit),
+        (&args.markdown, report::write_markdown),
+    ];
+    for (path, write) in writers {
+        if let Some(path) = path {
+            write(&report, path)
+                .map_err(|e| HarnessError::Config(format!("{}: {e}", path.display())))?;
+        }
     }
     Ok(u8::try_from(report.exit_code()).unwrap_or(1))
+}
+
+/// The reference stack started in this process, for a run without a
+/// target: its target, and what keeps it running.
+#[cfg(feature = "reference")]
+async fn reference_target(
+    args: &RunArgs,
+) -> Result<(Target, Box<dyn std::any::Any>), HarnessError> {
+    eprintln!(
+        "conformance: starting the reference stack ({:?} store)",
+        args.store
+    );
+    let stack = ReferenceStack::start(StackOptions {
+        store: Some(args.store),
+        ..StackOptions::default()
+    })
+    .await?;
+    Ok((stack.target.clone(), Box::new(stack)))
+}
+
+/// Built without the reference: a run needs a target. (Async only to
+/// match the other.)
+#[cfg(not(feature = "reference"))]
+#[allow(clippy::unused_async)]
+async fn reference_target(_: &RunArgs) -> Result<(Target, Box<dyn std::any::Any>), HarnessError> {
+    Err(HarnessError::Config(
+        "this build has no reference stack (feature `reference`): give --auth-url and --chat-url, or --config".to_owned(),
+    ))
 }
 
 /// How many `.snap` files in `dir` were written since `since`.
@@ -383,31 +402,7 @@ fn written_since(dir: &std::path::Path, since: std::time::SystemTime) -> usize {
         .count()
 }
 
-/// Deletes what the run made on the target, or with `--keep-accounts`
-/// lists it; says which on standard error.
-async fn tidy(target: &Target, created: &conformance::Created, keep: bool) {
-    let (users, clients) = created.list();
-    if users.is_empty() && clients.is_empty() {
-        return;
-    }
-    if keep {
-        eprintln!(
-            "conformance: kept the accounts it made (--keep-accounts): users {}; clients {}",
-            users.join(", "),
-            clients.join(", ")
-        );
-        return;
-    }
-    let done = conformance::cleanup(target, created).await;
-    eprintln!(
-        "conformance: deleted the {} users (with their groups) and {} clients it made",
-        done.users, done.clients
-    );
-    for left in &done.left {
-        eprintln!("conformance: could not delete {left}");
-    }
-}
-
+#[cfg(feature = "reference")]
 async fn serve(store: StoreChoice) -> Result<u8, HarnessError> {
     let seed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/seed.json");
     let stack = ReferenceStack::start(StackOptions {
@@ -435,6 +430,7 @@ async fn serve(store: StoreChoice) -> Result<u8, HarnessError> {
     Ok(0)
 }
 
+#[cfg(feature = "reference")]
 /// A reference service started on its own: its URL on the first line of
 /// stdout, then it serves until `serving` ends (Ctrl-C).
 async fn serve_service(
@@ -450,6 +446,7 @@ async fn serve_service(
 }
 
 /// Completes at Ctrl-C.
+#[cfg(feature = "reference")]
 async fn stopped() {
     let _ = tokio::signal::ctrl_c().await;
 }

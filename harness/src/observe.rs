@@ -271,7 +271,9 @@ pub fn serve_proxy(
     }))
 }
 
-/// Starts a recorder on a free local port; returns its URL.
+/// Starts a recorder on a free local port; returns its URL (the reference
+/// stack's own).
+#[cfg(feature = "reference")]
 pub async fn start_proxy(
     upstream: &str,
     recorder: Arc<Recorder>,

@@ -217,6 +217,29 @@ impl RunReport {
             .collect();
     }
 
+    /// Whether the run passed: [`RunReport::exit_code`] is 0.
+    pub fn passed(&self) -> bool {
+        self.exit_code() == 0
+    }
+
+    /// The failures as the terminal shows them (scenario file and line,
+    /// rule, expected and actual, the request, the curl line that
+    /// reproduces it, the broken hop), then the counts.
+    pub fn failures(&self) -> String {
+        crate::report::summary_line(self)
+    }
+
+    /// Panics with [`RunReport::failures`] unless the run passed: the
+    /// assertion for a team's `cargo test`.
+    #[track_caller]
+    pub fn assert_passed(&self) {
+        assert!(
+            self.passed(),
+            "the deployment does not conform:\n{}",
+            self.failures()
+        );
+    }
+
     /// 0 when every gated check passed, no expected failure passed and
     /// nothing regressed against the baseline (a check that passed there
     /// and is skipped or gone here counts, unless skips are allowed); else 1.

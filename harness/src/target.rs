@@ -49,6 +49,20 @@ impl Target {
         }
     }
 
+    /// The deployment a configuration file describes (see
+    /// `fixtures/conformance.example.toml`).
+    pub fn from_config(path: &Path) -> Result<Self, HarnessError> {
+        ConfigFile::load(path)?.into_target()
+    }
+
+    /// This target, with the admin token the harness provisions its
+    /// accounts with (and deletes them with afterwards).
+    #[must_use]
+    pub fn with_admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(Secret::new(token.into()));
+        self
+    }
+
     /// Trusts the CA certificates in this PEM file too.
     pub fn trust_ca_file(&mut self, path: &Path) -> Result<(), HarnessError> {
         let pem = std::fs::read(path)

@@ -112,6 +112,26 @@ pub fn arrows(hops: &[Hop], failed: bool) -> Vec<Arrow> {
     arrows
 }
 
+/// Where a failed step's chain broke, in a line: the first failing call
+/// made on the harness's behalf, else the harness's own last request (its
+/// answer was not the one due). `None` without hops.
+pub fn broken_hop(hops: &[Hop]) -> Option<String> {
+    let nested_failure = hops.iter().find(|h| h.from != "harness" && h.failed());
+    let hop = nested_failure.or_else(|| hops.iter().rev().find(|h| h.from == "harness"))?;
+    let mut line = format!(
+        "{} → {}: {} {}",
+        hop.from,
+        hop.to,
+        hop.method,
+        short_path(&hop.path)
+    );
+    if let Some(credential) = &hop.credential {
+        let _ = write!(line, " ({credential})");
+    }
+    let _ = write!(line, " answered {}", answer_label(hop));
+    Some(line)
+}
+
 fn lifelines(width: usize) -> Vec<char> {
     let mut line = vec![' '; width];
     for c in 0..PARTIES.len() {

@@ -17,11 +17,14 @@ fn temp_dir() -> std::path::PathBuf {
 fn a_run_against_the_reference_exits_0_and_writes_both_reports() {
     let dir = temp_dir();
     let (json, junit) = (dir.join("report.json"), dir.join("report.xml"));
+    let markdown = dir.join("summary.md");
     let output = conformance()
         .args(["run", "--json"])
         .arg(&json)
         .arg("--junit")
         .arg(&junit)
+        .arg("--markdown")
+        .arg(&markdown)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -79,6 +82,37 @@ fn a_run_against_the_reference_exits_0_and_writes_both_reports() {
         xml.matches("<testsuite ").count(),
         xml.matches("</testsuite>").count()
     );
+    let xml_text = |value: &serde_json::Value| {
+        value
+            .as_str()
+            .unwrap()
+            .replace('&', "&amp;")
+            .replace('\'', "&apos;")
+            .replace('"', "&quot;")
+    };
+    for check in checks {
+        let case = format!(
+            "<testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\"",
+            xml_text(&check["scenario_id"]),
+            xml_text(&check["id"]),
+            xml_text(&check["scenario"]),
+            check["line"]
+        );
+        assert!(xml.contains(&case), "JUnit lacks {case}");
+    }
+    let summary = std::fs::read_to_string(&markdown).unwrap();
+    assert!(
+        summary.starts_with("## Conformance: ✅ passed"),
+        "{summary}"
+    );
+    for level in ["core", "strict", "reference"] {
+        let counts = &report["by_level"][level];
+        let row = format!(
+            "| {level} | {} | 0 | {} |",
+            counts["passed"], counts["skipped"]
+        );
+        assert!(summary.contains(&row), "{row} in {summary}");
+    }
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -48,7 +48,8 @@ async fn reports_keep_secrets_out() {
     let json = serde_json::to_string(&report).unwrap();
     let junit = conformance::report::junit_xml(&report);
     let terminal = conformance::report::summary_line(&report);
-    for text in [&json, &junit, &terminal] {
+    let markdown = conformance::report::markdown(&report);
+    for text in [&json, &junit, &terminal, &markdown] {
         assert!(!text.contains("eyJ"), "a JWT leaked");
         assert!(
             !text.contains("\"pw-") && !text.contains(" pw-"),

@@ -1,0 +1,133 @@
+//! A short Markdown summary of a run, for a CI job summary or a
+//! merge-request comment: the verdict, counts by level, and each failed
+//! check with its rule, its place and the hop where the chain broke. The
+//! full detail stays in the other reports.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::outcome::{RunReport, Status};
+
+/// Characters of a Markdown table cell that would break the table or the
+/// formatting, escaped; line breaks become spaces.
+fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '|' | '`' | '*' | '_' | '<' | '>' | '[' | ']' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The summary.
+pub fn markdown(report: &RunReport) -> String {
+    let mut text = String::new();
+    let verdict = if report.passed() {
+        "✅ passed"
+    } else {
+        "❌ failed"
+    };
+    let _ = writeln!(text, "## Conformance: {verdict}\n");
+    let _ = writeln!(
+        text,
+        "{} passed, {} failed, {} skipped in {:.1} s against {} and {}; gate `{}`, {} gated failure(s).\n",
+        report.summary.passed,
+        report.summary.failed,
+        report.summary.skipped,
+        std::time::Duration::from_millis(report.duration_ms).as_secs_f64(),
+        cell(&report.target.auth_url),
+        cell(&report.target.chat_url),
+        report.gate,
+        report.gated_failures
+    );
+    text.push_str("| Level | Passed | Failed | Skipped |\n|---|---:|---:|---:|\n");
+    for (level, summary) in &report.by_level {
+        let gated = if *level <= report.gate {
+            ""
+        } else {
+            " (not gated)"
+        };
+        let _ = writeln!(
+            text,
+            "| {level}{gated} | {} | {} | {} |",
+            summary.passed, summary.failed, summary.skipped
+        );
+    }
+    let failed: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .collect();
+    if !failed.is_empty() {
+        text.push_str("\n### Failed checks\n\n| Check | Level | Rule | Scenario | Where it broke |\n|---|---|---|---|---|\n");
+        for check in failed {
+            let mut level = check.level.to_string();
+            if check.expected_failure.is_some() {
+                level.push_str(" (expected)");
+            } else if check.level > report.gate {
+                level.push_str(" (not gated)");
+            }
+            let place = if check.line == 0 {
+                check.scenario.clone()
+            } else {
+                format!("{}:{}", check.scenario, check.line)
+            };
+            let broke =
+                super::diagram::broken_hop(&check.hops).unwrap_or_else(|| check.message.clone());
+            let _ = writeln!(
+                text,
+                "| `{}` | {level} | {} | {} | {} |",
+                check.id.replace('`', "'"),
+                cell(&check.rule),
+                cell(&place),
+                cell(&broke)
+            );
+        }
+    }
+    for id in &report.unexpected_passes {
+        let _ = writeln!(
+            text,
+            "\n`{}` passed but is listed as an expected failure: take it off the list.",
+            id.replace('`', "'")
+        );
+    }
+    if let Some(diff) = &report.baseline {
+        let ids = |changes: &[crate::outcome::Change]| {
+            changes
+                .iter()
+                .map(|c| format!("`{}`", c.id.replace('`', "'")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if diff.regressions.is_empty() && diff.lost.is_empty() {
+            text.push_str("\nNo regression against the baseline.\n");
+        }
+        if !diff.regressions.is_empty() {
+            let _ = writeln!(
+                text,
+                "\nPassed in the baseline, failed now: {}.",
+                ids(&diff.regressions)
+            );
+        }
+        if !diff.lost.is_empty() {
+            let allowed = if diff.skips_allowed { " (allowed)" } else { "" };
+            let _ = writeln!(
+                text,
+                "\nPassed in the baseline, skipped or gone now{allowed}: {}.",
+                ids(&diff.lost)
+            );
+        }
+    }
+    text
+}
+
+/// Writes the Markdown summary.
+pub fn write_markdown(report: &RunReport, path: &Path) -> std::io::Result<()> {
+    std::fs::write(path, markdown(report))
+}

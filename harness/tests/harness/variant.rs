@@ -186,3 +186,106 @@ async fn a_variant_that_chooses_differently_passes_core_and_strict() {
         );
     }
 }
+
+/// A TCP front for a service that closes the connection, without an
+/// answer, on any request announcing a body over 1 MiB (RFC 9110 §15.5.14
+/// allows it), and forwards everything else. With `then_dead`, it stops
+/// answering at all after the first such close, as a crashed server would.
+/// Returns its URL and how many connections it closed that way.
+async fn closing_front(
+    upstream: &str,
+    then_dead: bool,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncReadExt as _;
+    use tokio::io::AsyncWriteExt as _;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    let closed = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&closed);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            if then_dead && counter.load(Ordering::SeqCst) > 0 {
+                continue; // dropped: the connection closes unanswered
+            }
+            let upstream = upstream.clone();
+            let counter = std::sync::Arc::clone(&counter);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buffer = [0u8; 8192];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match client.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let length = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if length > 1024 * 1024 {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    return; // closed with the body unread: the client's send fails
+                }
+                let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                if server.write_all(&head).await.is_ok() {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    (url, closed)
+}
+
+/// An auth-api that closes the connection on an oversized body instead of
+/// answering 413 passes the oversized-body checks; one that then stops
+/// answering (as after a crash) fails them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_connection_on_an_oversized_body_passes_unless_the_service_dies() {
+    let ids = [
+        "strict.fuzz.auth.post-auth-login.oversized-body",
+        "strict.fuzz.auth.post-oauth-token.oversized-body",
+    ];
+    for then_dead in [false, true] {
+        let stack = conformance::ReferenceStack::start(StackOptions::default())
+            .await
+            .unwrap();
+        let (url, closed) = closing_front(&stack.target.auth_url, then_dead).await;
+        let target = conformance::Target {
+            auth_url: url,
+            ..stack.target.clone()
+        };
+        let scenarios = conformance::scenario::load_dir(&conformance::bundled_scenarios()).unwrap();
+        let options = RunOptions {
+            only: ids.iter().map(|&id| id.to_owned()).collect(),
+            jobs: 1,
+            ..RunOptions::default()
+        };
+        let report = conformance::run(&scenarios, &target, &options, &|_| {})
+            .await
+            .unwrap();
+        assert!(
+            closed.load(std::sync::atomic::Ordering::SeqCst) > 0,
+            "the front closed no connection"
+        );
+        let first = crate::helpers::outcome(&report, ids[0]);
+        if then_dead {
+            assert_eq!(first.status, Status::Failed, "{}", first.message);
+            assert!(first.message.contains("no answer"), "{}", first.message);
+        } else {
+            for id in ids {
+                let outcome = crate::helpers::outcome(&report, id);
+                assert_eq!(outcome.status, Status::Passed, "{id}: {}", outcome.message);
+            }
+        }
+    }
+}

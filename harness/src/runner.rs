@@ -135,6 +135,25 @@ pub async fn preflight(http: &reqwest::Client, target: &Target) -> Result<(), Ha
     Ok(())
 }
 
+/// Whether a scenario runs alone, after the others. Without trace
+/// propagation (`untraced`) the calls between the services can only be
+/// attributed by time: every scenario that counts them does, so that no
+/// other scenario's calls mix in. So do, always, those that count every
+/// call made while a step runs (or in the whole run), whoever caused it: a
+/// fault scenario's injected 401 makes the chat-api fetch a new token, as
+/// the contract wants, and would count against a step that holds the
+/// chat-api to the token it has. The fault scenarios themselves stay with
+/// the others (nothing else makes the chat-api fetch tokens), so that their
+/// waiting still overlaps the others' work.
+fn runs_alone(scenario: &Scenario, untraced: bool) -> bool {
+    let injects_faults = scenario.needs.iter().any(|n| n == "fault-injection");
+    scenario.steps.iter().any(|step| {
+        step.observe
+            .as_ref()
+            .is_some_and(|o| untraced || (!injects_faults && o.over != Window::Scenario))
+    })
+}
+
 /// Runs the scenarios against the target. `on_check` sees each outcome as
 /// it is decided (for progress output).
 pub async fn run(
@@ -167,13 +186,9 @@ pub async fn run(
                         .any(|(id, _, _)| options.selects(s, id)))
         })
         .collect();
-    // Without trace propagation the calls between the services can only be
-    // attributed by time: the scenarios that count them then run alone,
-    // after the others, so that no other scenario's calls mix in.
     let alone = !runner.propagates_traces().await;
-    let (observing, mut others): (Vec<&Scenario>, Vec<&Scenario>) = selected
-        .into_iter()
-        .partition(|s| alone && s.steps.iter().any(|step| step.observe.is_some()));
+    let (observing, mut others): (Vec<&Scenario>, Vec<&Scenario>) =
+        selected.into_iter().partition(|s| runs_alone(s, alone));
     // The scenarios that inject faults wait on the chat-api's timeouts on
     // purpose: started first, their waiting overlaps the others' work.
     others.sort_by_key(|s| !s.needs.iter().any(|n| n == "fault-injection"));
@@ -1373,6 +1388,31 @@ pub fn check_ids(scenarios: &[Scenario]) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scenarios_that_count_every_call_run_alone_but_the_fault_scenario_does_not() {
+        let scenarios = crate::scenario::bundled().unwrap();
+        let by_id = |id: &str| scenarios.iter().find(|s| s.id == id).unwrap();
+        // Counts the token requests of a step, whoever caused them.
+        assert!(runs_alone(by_id("core.chat.token-reuse"), false));
+        // Injects the 401 that makes the chat-api fetch a token.
+        let upstream = by_id("core.chat.upstream");
+        assert!(upstream.needs.iter().any(|n| n == "fault-injection"));
+        assert!(!runs_alone(upstream, false));
+        // Counts only its own calls: runs alone only when they cannot be
+        // told apart by trace.
+        let mut own_only = by_id("core.chat.token-reuse").clone();
+        for step in &mut own_only.steps {
+            if let Some(observe) = &mut step.observe {
+                observe.over = Window::Scenario;
+            }
+        }
+        let own_only = &own_only;
+        assert!(!runs_alone(own_only, false));
+        assert!(runs_alone(own_only, true));
+        let plain = by_id("core.own-group");
+        assert!(!runs_alone(plain, true));
+    }
 
     #[tokio::test]
     async fn a_task_that_could_not_run_ends_the_run_naming_it() {

@@ -139,18 +139,16 @@ pub async fn preflight(http: &reqwest::Client, target: &Target) -> Result<(), Ha
 /// propagation (`untraced`) the calls between the services can only be
 /// attributed by time: every scenario that counts them does, so that no
 /// other scenario's calls mix in. So do, always, those that count every
-/// call made while a step runs (or in the whole run), whoever caused it: a
-/// fault scenario's injected 401 makes the chat-api fetch a new token, as
-/// the contract wants, and would count against a step that holds the
-/// chat-api to the token it has. The fault scenarios themselves stay with
-/// the others (nothing else makes the chat-api fetch tokens), so that their
-/// waiting still overlaps the others' work.
+/// call made while a step runs (or in the whole run), whoever caused it:
+/// the fault scenario's injected 401 makes the chat-api drop its token and
+/// fetch a new one, as the contract wants, and another scenario's send in
+/// that moment makes it fetch one more (or shares a fetch begun before the
+/// step), so counts over a step hold only when nothing else runs.
 fn runs_alone(scenario: &Scenario, untraced: bool) -> bool {
-    let injects_faults = scenario.needs.iter().any(|n| n == "fault-injection");
     scenario.steps.iter().any(|step| {
         step.observe
             .as_ref()
-            .is_some_and(|o| untraced || (!injects_faults && o.over != Window::Scenario))
+            .is_some_and(|o| untraced || o.over != Window::Scenario)
     })
 }
 
@@ -1390,15 +1388,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scenarios_that_count_every_call_run_alone_but_the_fault_scenario_does_not() {
+    fn scenarios_that_count_every_call_during_a_step_run_alone() {
         let scenarios = crate::scenario::bundled().unwrap();
         let by_id = |id: &str| scenarios.iter().find(|s| s.id == id).unwrap();
-        // Counts the token requests of a step, whoever caused them.
+        // Count the token requests of a step, whoever caused them.
         assert!(runs_alone(by_id("core.chat.token-reuse"), false));
-        // Injects the 401 that makes the chat-api fetch a token.
-        let upstream = by_id("core.chat.upstream");
-        assert!(upstream.needs.iter().any(|n| n == "fault-injection"));
-        assert!(!runs_alone(upstream, false));
+        assert!(runs_alone(by_id("core.chat.upstream"), false));
         // Counts only its own calls: runs alone only when they cannot be
         // told apart by trace.
         let mut own_only = by_id("core.chat.token-reuse").clone();

@@ -37,6 +37,16 @@ enum Api {
     Chat,
 }
 
+impl Api {
+    /// The service's name, as hops name it.
+    fn service(self) -> &'static str {
+        match self {
+            Self::Auth => "auth-api",
+            Self::Chat => "chat-api",
+        }
+    }
+}
+
 /// How an operation authenticates its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Security {
@@ -853,10 +863,7 @@ async fn still_answers(context: &Context, probe: &Probe) -> bool {
         Api::Chat => &context.chat_url,
     };
     let outgoing = Outgoing {
-        service: match probe.api {
-            Api::Auth => "auth-api",
-            Api::Chat => "chat-api",
-        },
+        service: probe.api.service(),
         method: reqwest::Method::GET,
         url: format!("{base}/health"),
         headers: Vec::new(),
@@ -870,10 +877,7 @@ async fn still_answers(context: &Context, probe: &Probe) -> bool {
 async fn send(context: &Context, probe: &Probe, case: Case) -> Result<(), Failure> {
     let request_line = format!("{} {} ({})", probe.method, probe.url, probe.what);
     let outgoing = Outgoing {
-        service: match probe.api {
-            Api::Auth => "auth-api",
-            Api::Chat => "chat-api",
-        },
+        service: probe.api.service(),
         method: probe.method.clone(),
         url: probe.url.clone(),
         headers: probe.headers.clone(),

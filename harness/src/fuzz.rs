@@ -47,11 +47,14 @@ impl Api {
     }
 }
 
-/// How an operation authenticates its caller.
+/// How an operation authenticates its caller: the documents' security
+/// schemes (`userToken`, `serviceToken`, `adminToken`, `clientBasic`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Security {
     None,
-    Bearer,
+    /// A user token (the operations a service token may call take one too).
+    User,
+    Admin,
     Basic,
 }
 
@@ -254,12 +257,14 @@ fn operation(doc: &Value, api: Api, method: reqwest::Method, path: &str, op: &Va
         .flatten()
         .filter_map(|s| s.as_object()?.keys().next().map(String::as_str))
         .collect();
-    let security = if schemes.contains(&"basic") {
+    let security = if schemes.contains(&"clientBasic") {
         Security::Basic
-    } else if schemes.contains(&"bearer") {
-        Security::Bearer
-    } else {
+    } else if schemes.contains(&"adminToken") {
+        Security::Admin
+    } else if schemes.is_empty() {
         Security::None
+    } else {
+        Security::User
     };
     Operation {
         api,
@@ -373,10 +378,8 @@ impl FuzzCheck {
         match self.op.security {
             Security::None => None,
             Security::Basic => context.basic.is_none().then_some("a client's credentials"),
-            Security::Bearer if self.op.path.starts_with("/admin") => {
-                context.admin_token.is_none().then_some("the admin token")
-            }
-            Security::Bearer => context.user_token.is_none().then_some("a user token"),
+            Security::Admin => context.admin_token.is_none().then_some("the admin token"),
+            Security::User => context.user_token.is_none().then_some("a user token"),
         }
     }
 }
@@ -721,11 +724,11 @@ fn credentials(context: &Context, op: &Operation) -> Vec<(String, Vec<u8>)> {
     let value = match op.security {
         Security::None => None,
         Security::Basic => context.basic.clone(),
-        Security::Bearer if op.path.starts_with("/admin") => context
+        Security::Admin => context
             .admin_token
             .as_ref()
             .map(|t| format!("Bearer {}", t.expose())),
-        Security::Bearer => context.user_token.as_ref().map(|t| format!("Bearer {t}")),
+        Security::User => context.user_token.as_ref().map(|t| format!("Bearer {t}")),
     };
     value
         .map(|v| vec![("authorization".to_owned(), v.into_bytes())])
@@ -745,7 +748,7 @@ fn minimal_body(schema: &Value) -> Value {
 }
 
 fn example(property: &Value) -> Value {
-    match (property["type"].as_str(), property["format"].as_str()) {
+    match (main_type(property), property["format"].as_str()) {
         (Some("string"), Some("uuid")) => json!(uuid::Uuid::new_v4().to_string()),
         (Some("string"), _) => json!("conformance fuzz"),
         (Some("integer" | "number"), _) => json!(1),
@@ -762,7 +765,7 @@ fn wrong_types(op: &Operation, valid: &Value) -> Vec<(String, Value)> {
     };
     let mut all = Vec::new();
     for (name, property) in schema["properties"].as_object().into_iter().flatten() {
-        let wrong: Vec<Value> = match property["type"].as_str() {
+        let wrong: Vec<Value> = match main_type(property) {
             Some("string") => vec![json!(123), json!(true), json!(["x"]), json!({ "x": 1 })],
             Some("integer" | "number") => vec![json!("1"), json!([1]), json!(true)],
             Some("array") => vec![json!("x"), json!({ "x": 1 }), json!(1), json!([1, [2]])],
@@ -776,6 +779,20 @@ fn wrong_types(op: &Operation, valid: &Value) -> Vec<(String, Value)> {
         }
     }
     all
+}
+
+/// A property's type: `type`, or the first of a list other than `null`
+/// (`["string", "null"]` is a string that may be null; none of the wrong
+/// values below is null).
+fn main_type(property: &Value) -> Option<&str> {
+    match &property["type"] {
+        Value::String(t) => Some(t),
+        Value::Array(types) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null"),
+        _ => None,
+    }
 }
 
 /// Bodies generated from the seed: objects with the schema's property
@@ -908,7 +925,11 @@ async fn send(context: &Context, probe: &Probe, case: Case) -> Result<(), Failur
     };
     let status = answer.status;
     let content_type = answer.header("content-type").unwrap_or("").to_owned();
-    let shown = answer.shown(400);
+    // A probe the target took may have made a client: its secret stays out
+    // of the report.
+    let secrets = context.client.secrets();
+    secrets.add_handed_out(answer.json.as_ref());
+    let shown = secrets.redact(&answer.shown(400));
     let fail = |expected: &str| Failure {
         expected: expected.to_owned(),
         actual: shown.clone(),

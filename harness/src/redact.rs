@@ -28,6 +28,19 @@ impl Secrets {
         }
     }
 
+    /// Registers the secrets an answer hands out (a client's secret, a
+    /// token), as `$CLIENT_SECRET`, `$ACCESS_TOKEN`….
+    pub fn add_handed_out(&self, answer: Option<&serde_json::Value>) {
+        let Some(serde_json::Value::Object(fields)) = answer else {
+            return;
+        };
+        for field in ["client_secret", "access_token", "refresh_token", "password"] {
+            if let Some(value) = fields.get(field).and_then(serde_json::Value::as_str) {
+                self.add(value, &format!("${}", field.to_uppercase()));
+            }
+        }
+    }
+
     /// The text with every known secret and every JWT replaced.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
@@ -80,6 +93,17 @@ mod tests {
         assert_eq!(
             secrets.redact(text),
             r#"{"password":"$ALICE_PASSWORD","access_token":"<jwt>","note":"eyJ alone"}"#
+        );
+    }
+
+    #[test]
+    fn secrets_an_answer_hands_out_are_replaced_wherever_they_show() {
+        let secrets = Secrets::default();
+        let made = serde_json::json!({"client_id": "x", "client_secret": "nktnRoOacNt3T42Ovhi9", "scopes": []});
+        secrets.add_handed_out(Some(&made));
+        assert_eq!(
+            secrets.redact(&made.to_string()),
+            r#"{"client_id":"x","client_secret":"$CLIENT_SECRET","scopes":[]}"#
         );
     }
 }

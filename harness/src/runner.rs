@@ -1211,16 +1211,7 @@ impl Runner {
     /// Registers the secrets an answer hands out (a client's secret, a
     /// token), so that no report or snapshot shows them.
     fn keep_secret(&self, answer: &Answer) {
-        let Some(serde_json::Value::Object(fields)) = &answer.json else {
-            return;
-        };
-        for field in ["client_secret", "access_token", "refresh_token", "password"] {
-            if let Some(value) = fields.get(field).and_then(serde_json::Value::as_str) {
-                self.client
-                    .secrets()
-                    .add(value, &format!("${}", field.to_uppercase()));
-            }
-        }
+        self.client.secrets().add_handed_out(answer.json.as_ref());
     }
 
     /// The auth-api's key set, fetched now (keys rotate), if it answers one.

@@ -16,6 +16,7 @@ mod html;
 mod library;
 mod long_run;
 mod observation;
+mod openapi;
 mod reference;
 mod snapshots;
 mod templates;

@@ -8,16 +8,21 @@ use std::fmt;
 pub struct Email(String);
 
 impl Email {
-    /// The longest address (RFC 5321 §4.5.3.1.3's path limit less brackets).
-    pub const MAX_LEN: usize = 254;
+    /// The longest address, in characters, white space around it included
+    /// (RFC 5321 §4.5.3.1.3's path limit less brackets; counted before
+    /// trimming, as the OpenAPI document's `maxLength` counts).
+    pub const MAX_CHARS: usize = 254;
 
     /// Parses `local@domain`: one `@`, both parts non-empty, no white space
     /// or control characters, a dot-free domain allowed (`localhost`).
     pub fn parse(value: &str) -> Result<Self, String> {
-        let value = value.trim();
-        if value.len() > Self::MAX_LEN {
-            return Err(format!("an email has at most {} bytes", Self::MAX_LEN));
+        if value.chars().count() > Self::MAX_CHARS {
+            return Err(format!(
+                "an email has at most {} characters",
+                Self::MAX_CHARS
+            ));
         }
+        let value = value.trim();
         let Some((local, domain)) = value.split_once('@') else {
             return Err("an email needs an @".to_owned());
         };
@@ -133,6 +138,9 @@ mod tests {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
         assert!(Email::parse(&format!("{}@example.com", "a".repeat(250))).is_err());
+        // Characters, white space included, as the document's maxLength counts.
+        assert!(Email::parse(&format!("{}@x", "é".repeat(252))).is_ok());
+        assert!(Email::parse(&format!(" {}@x", "a".repeat(252))).is_err());
     }
 
     #[test]

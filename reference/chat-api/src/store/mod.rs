@@ -5,7 +5,6 @@ mod mongo;
 mod sqlite;
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -112,19 +111,23 @@ impl Cursor {
         }
     }
 
-    /// The opaque text clients pass back.
+    /// The text clients pass back: `{milliseconds}-{id as 32 hex digits}`,
+    /// a form an OpenAPI pattern can state (clients still treat it as
+    /// opaque).
     pub fn encode(&self) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!("{}:{}", self.created_at_ms, self.id))
+        format!("{}-{}", self.created_at_ms, self.id.simple())
     }
 
-    /// Parses a cursor a client passed back.
+    /// Parses a cursor a client passed back: exactly the form `encode`
+    /// writes (1 to 15 digits, `-`, 32 lower-case hex digits), nothing
+    /// looser, so that the document's pattern and this agree.
     pub fn decode(text: &str) -> Option<Self> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(text)
-            .ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let (ms, id) = text.split_once(':')?;
+        let (ms, id) = text.split_once('-')?;
+        let ms_ok = (1..=15).contains(&ms.len()) && ms.bytes().all(|b| b.is_ascii_digit());
+        let id_ok = id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !(ms_ok && id_ok) {
+            return None;
+        }
         Some(Self {
             created_at_ms: ms.parse().ok()?,
             id: Uuid::parse_str(id).ok()?,
@@ -168,8 +171,18 @@ mod tests {
             id: uuid::Uuid::new_v4(),
         };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
-        for bad in ["", "!!", "bm9wZQ", "MTIzOm5vdC1hLXV1aWQ"] {
-            assert_eq!(Cursor::decode(bad), None, "{bad}");
+        let id = cursor.id.simple().to_string();
+        for bad in [
+            String::new(),
+            "!!".to_owned(),
+            format!("-{id}"),
+            format!("1234567890123456-{id}"),
+            format!("12-{}", id.to_uppercase()),
+            format!("12-{}", cursor.id.hyphenated()),
+            format!("+12-{id}"),
+            "12-".to_owned(),
+        ] {
+            assert_eq!(Cursor::decode(&bad), None, "{bad}");
         }
     }
 }

@@ -11,8 +11,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
-use conformance::{ReferenceStack, StackOptions};
+use conformance::{ReferenceStack, StackOptions, StoreChoice};
 use serde_json::{Value, json};
 
 /// The pinned requirements.
@@ -63,8 +64,14 @@ fn run(command: &mut Command) -> String {
 }
 
 /// The Schemathesis executable of a virtual environment holding exactly the
-/// pinned requirements, made on first use and kept for later runs.
+/// pinned requirements, made on first use and kept for later runs; the
+/// tests of this process wait for the one making it.
 fn schemathesis() -> PathBuf {
+    static EXECUTABLE: OnceLock<PathBuf> = OnceLock::new();
+    EXECUTABLE.get_or_init(install).clone()
+}
+
+fn install() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("schemathesis");
     let venv = root.join("venv");
     let installed = venv.join("installed-requirements.txt");
@@ -74,8 +81,6 @@ fn schemathesis() -> PathBuf {
     {
         return executable;
     }
-    // Tests run in parallel in one process, but this is the only one that
-    // installs: a fresh directory each time it has to.
     let _ = std::fs::remove_dir_all(&venv);
     std::fs::create_dir_all(&root).unwrap();
     run(Command::new(python()).args(["-m", "venv"]).arg(&venv));
@@ -340,12 +345,15 @@ async fn fuzz(executable: &Path, run: &Run, url: &str, config: String) -> (bool,
     (output.status.success(), text)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn schemathesis_finds_nothing_wrong_in_either_document() {
+/// Runs Schemathesis, every run in turn, against a fresh stack on `store`.
+async fn schemathesis_finds_nothing_wrong(store: StoreChoice) {
     let executable = tokio::task::spawn_blocking(schemathesis).await.unwrap();
-    let stack = ReferenceStack::start(StackOptions::default())
-        .await
-        .unwrap();
+    let stack = ReferenceStack::start(StackOptions {
+        store: Some(store),
+        ..StackOptions::default()
+    })
+    .await
+    .unwrap();
     let credentials = credentials(&stack).await;
     for run in RUNS {
         let url = if run.chat {
@@ -365,4 +373,16 @@ async fn schemathesis_finds_nothing_wrong_in_either_document() {
             run.name
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_nothing_wrong_in_either_document_on_the_embedded_stores() {
+    schemathesis_finds_nothing_wrong(StoreChoice::Embedded).await;
+}
+
+/// PostgreSQL refuses what SQLite takes (a NUL byte in text): the same
+/// runs on the real databases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_nothing_wrong_in_either_document_on_postgres_and_mongo() {
+    schemathesis_finds_nothing_wrong(StoreChoice::Containers).await;
 }

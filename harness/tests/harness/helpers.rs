@@ -183,8 +183,12 @@ pub fn assert_caught_only(report: &RunReport, expected: &[&str], families: &[&st
         .into_iter()
         .filter(|id| !id.contains(".snapshot.") && !families.iter().any(|f| id.starts_with(f)))
         .collect();
+    let why: Vec<String> = stray
+        .iter()
+        .map(|id| format!("{id}: {}", outcome(report, id).message))
+        .collect();
     assert!(
         stray.is_empty(),
-        "caught outside {families:?} too: {stray:?}"
+        "caught outside {families:?} too: {why:#?}"
     );
 }

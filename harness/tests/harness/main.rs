@@ -16,7 +16,6 @@ mod html;
 mod library;
 mod long_run;
 mod observation;
-mod openapi;
 mod reference;
 mod snapshots;
 mod templates;

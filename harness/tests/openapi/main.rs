@@ -346,8 +346,7 @@ async fn fuzz(executable: &Path, run: &Run, url: &str, config: String) -> (bool,
 }
 
 /// Runs Schemathesis, every run in turn, against a fresh stack on `store`.
-/// One store at a time: each run keeps a core busy, and the other tests
-/// of the suite have timing windows to keep.
+/// One store at a time: each run keeps a core busy.
 async fn schemathesis_finds_nothing_wrong(store: StoreChoice) {
     static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _turn = ONE_AT_A_TIME.lock().await;

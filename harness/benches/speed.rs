@@ -177,8 +177,11 @@ async fn main() {
     if !passed {
         missed.push("a run against the embedded reference failed".to_owned());
     }
-    if embedded[embedded.len() / 2] >= 2.0 {
-        missed.push("the embedded run's median is 2 s or more".to_owned());
+    // The hang check waits out the embedded chat-api's 2 s upstream
+    // timeout (1 s until issue 18, when 504s under load made it 2 s): the
+    // rest of the run has the second that the target had left it.
+    if embedded[embedded.len() / 2] >= 3.0 {
+        missed.push("the embedded run's median is 3 s or more".to_owned());
     }
 
     let stack = Stack::start();

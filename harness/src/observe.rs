@@ -407,7 +407,21 @@ async fn hops(State(proxy): State<Arc<Proxy>>) -> axum::Json<Vec<Hop>> {
     axum::Json(proxy.recorder.hops())
 }
 
+/// Forwards a call and records it. The chat-api may give up on a call (its
+/// deadline ran out) and close the connection, which drops this handler:
+/// the call was made all the same, so the forwarding and the recording run
+/// in a task of their own, to the end.
 async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
+    tokio::spawn(forward_and_record(proxy, request))
+        .await
+        .unwrap_or_else(|e| {
+            let mut response = Response::new(Body::from(format!("the recorder failed: {e}")));
+            *response.status_mut() = StatusCode::BAD_GATEWAY;
+            response
+        })
+}
+
+async fn forward_and_record(proxy: Arc<Proxy>, request: Request) -> Response {
     let at = Instant::now();
     let started_ms = now_ms();
     let method = request.method().clone();

@@ -185,7 +185,24 @@ pub fn assert_caught_only(report: &RunReport, expected: &[&str], families: &[&st
         .collect();
     let why: Vec<String> = stray
         .iter()
-        .map(|id| format!("{id}: {}", outcome(report, id).message))
+        .map(|id| {
+            let o = outcome(report, id);
+            let hops: Vec<String> = o
+                .hops
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{}->{} {} {} {} at {} ms for {} ms",
+                        h.from, h.to, h.method, h.path, h.status, h.started_ms, h.duration_ms
+                    )
+                })
+                .collect();
+            format!(
+                "{id}: {}; answer {}; calls {hops:?}",
+                o.message,
+                o.response.as_deref().unwrap_or("-")
+            )
+        })
         .collect();
     assert!(
         stray.is_empty(),

@@ -185,27 +185,11 @@ pub fn assert_caught_only(report: &RunReport, expected: &[&str], families: &[&st
         .collect();
     let why: Vec<String> = stray
         .iter()
-        .map(|id| {
-            let o = outcome(report, id);
-            let hops: Vec<String> = o
-                .hops
-                .iter()
-                .map(|h| {
-                    format!(
-                        "{}->{} {} {} {} at {} ms for {} ms",
-                        h.from, h.to, h.method, h.path, h.status, h.started_ms, h.duration_ms
-                    )
-                })
-                .collect();
-            format!(
-                "{id}: {}; answer {}; calls {hops:?}",
-                o.message,
-                o.response.as_deref().unwrap_or("-")
-            )
-        })
+        .map(|id| conformance::report::failure_details(outcome(report, id)))
         .collect();
     assert!(
         stray.is_empty(),
-        "caught outside {families:?} too: {why:#?}"
+        "caught outside {families:?} too:\n{}",
+        why.join("\n")
     );
 }

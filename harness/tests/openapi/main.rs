@@ -50,17 +50,25 @@ fn python() -> PathBuf {
     })
 }
 
-fn run(command: &mut Command) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    let text = format!(
+/// What a process printed, standard output then standard error.
+fn printed(output: &std::process::Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs a command that must succeed.
+fn run(command: &mut Command) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}",
+        printed(&output)
     );
-    assert!(output.status.success(), "{command:?} failed:\n{text}");
-    text
 }
 
 /// The Schemathesis executable of a virtual environment holding exactly the
@@ -337,12 +345,7 @@ async fn fuzz(executable: &Path, run: &Run, url: &str, config: String) -> (bool,
     if output.status.success() {
         std::fs::remove_dir_all(&dir).ok();
     }
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    (output.status.success(), printed(&output))
 }
 
 /// Runs Schemathesis, every run in turn, against a fresh stack on `store`.

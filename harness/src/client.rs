@@ -5,7 +5,7 @@
 //! observation and reports see every request alike.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -201,8 +201,7 @@ impl Client {
             }
             request = request.body(bytes.clone());
         }
-        let started = Instant::now();
-        let started_ms = observe::now_ms();
+        let watch = observe::Stopwatch::start();
         let response = request.send().await.map_err(|e| root_cause(&e))?;
         let status = response.status().as_u16();
         let headers: Vec<(String, String)> = response
@@ -240,8 +239,8 @@ impl Client {
                 .map(str::to_owned),
             credential: observe::credential_kind(outgoing.header_text("authorization")),
             scope: None,
-            duration_ms: millis(started.elapsed()),
-            started_ms,
+            duration_ms: watch.duration_ms(),
+            started_ms: watch.started_ms(),
             trace: Some(trace),
         };
         Ok((

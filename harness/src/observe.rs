@@ -113,6 +113,64 @@ impl Hop {
     pub fn failed(&self) -> bool {
         self.status >= 400
     }
+
+    /// Whether `call`, seen between the services, was made while this
+    /// request of the harness was in flight. The window's ends are whole
+    /// milliseconds rounded outwards (see [`Stopwatch`]) and the recorder
+    /// stamps a call by the floor of its start, so a call made in flight
+    /// always falls inside.
+    pub fn in_flight(&self, call: &Self) -> bool {
+        (self.started_ms..=self.started_ms.saturating_add(self.duration_ms))
+            .contains(&call.started_ms)
+    }
+
+    /// Whether this request of the harness caused `call`: by W3C trace id
+    /// when both carry one (the chat-api passed the harness's on), else by
+    /// time. The one attribution of the crate: diagrams and counts use it.
+    pub fn caused(&self, call: &Self) -> bool {
+        match (&self.trace, &call.trace) {
+            (Some(ours), Some(theirs)) => ours == theirs,
+            _ => self.in_flight(call),
+        }
+    }
+}
+
+/// Times a request for its [`Hop`]: its start as the floor of the
+/// millisecond, its duration up to the ceiling of the millisecond it ended
+/// in, so that `[started_ms, started_ms + duration_ms]` holds every instant
+/// it was in flight (a window of floored ends lost up to 2 ms, and with it
+/// calls made at the very end of a fast exchange).
+#[derive(Debug, Clone, Copy)]
+pub struct Stopwatch {
+    started: Instant,
+    started_us: u128,
+}
+
+impl Stopwatch {
+    /// Starts now.
+    pub fn start() -> Self {
+        Self {
+            started: Instant::now(),
+            started_us: now_us(),
+        }
+    }
+
+    /// The start, in whole milliseconds since the Unix epoch (floor).
+    pub fn started_ms(&self) -> u64 {
+        u64::try_from(self.started_us / 1000).unwrap_or(u64::MAX)
+    }
+
+    /// Milliseconds from `started_ms` to the ceiling of now.
+    pub fn duration_ms(&self) -> u64 {
+        let ended = (self.started_us + self.started.elapsed().as_micros()).div_ceil(1000);
+        u64::try_from(ended).unwrap_or(u64::MAX) - self.started_ms()
+    }
+}
+
+fn now_us() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros())
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -539,6 +597,19 @@ mod tests {
             started_ms: n,
             trace: None,
         }
+    }
+
+    #[test]
+    fn a_stopwatch_window_holds_every_instant_in_flight() {
+        let watch = Stopwatch {
+            started: Instant::now(),
+            started_us: 1_000_900,
+        };
+        std::thread::sleep(std::time::Duration::from_micros(2_100));
+        // Began in millisecond 1000, ended at 1003.0 or later: the window
+        // reaches 1003 at least, where floored ends said 1000 + 2.
+        assert_eq!(watch.started_ms(), 1000);
+        assert!(watch.duration_ms() >= 3, "{}", watch.duration_ms());
     }
 
     #[test]

@@ -910,14 +910,7 @@ impl Runner {
                 continue;
             }
             for r in recorded {
-                let caused = match (&r.trace, &hop.trace) {
-                    (Some(theirs), Some(ours)) => theirs == ours,
-                    _ => {
-                        r.started_ms >= hop.started_ms
-                            && r.started_ms <= hop.started_ms + hop.duration_ms
-                    }
-                };
-                if caused {
+                if hop.caused(r) {
                     any = true;
                     by_time |= r.trace.is_none();
                     hops.push(r.clone());
@@ -932,8 +925,10 @@ impl Runner {
         (hops, attribution)
     }
 
-    /// Holds the observed calls to a step's `observe`.
-    /// Holds the observed calls to `observe`; how many matched.
+    /// Holds the observed calls to `observe`; how many matched. A step's
+    /// window is the calls its requests caused (as [`Self::hops_of`]
+    /// attributes them, so that a count and its diagram agree) and any
+    /// other made while they were in flight.
     fn observed(
         observe: &Observe,
         scenario: &ScenarioCalls,
@@ -949,9 +944,7 @@ impl Runner {
             .filter(|h| observe.matches(&h.method, &h.path))
             .filter(|h| match observe.over {
                 Window::Run => true,
-                Window::Step => own.iter().any(|o| {
-                    h.started_ms >= o.started_ms && h.started_ms <= o.started_ms + o.duration_ms
-                }),
+                Window::Step => own.iter().any(|o| o.caused(h) || o.in_flight(h)),
                 Window::Scenario => match &h.trace {
                     Some(trace) => scenario.traces.contains(trace),
                     None => h.started_ms >= scenario.started_ms,
@@ -1398,6 +1391,54 @@ mod tests {
         assert!(runs_alone(own_only, true));
         let plain = by_id("core.own-group");
         assert!(!runs_alone(plain, true));
+    }
+
+    fn hop(from: &str, method: &str, path: &str, started_ms: u64, duration_ms: u64) -> Hop {
+        Hop {
+            from: from.to_owned(),
+            to: if from == "harness" {
+                "chat-api"
+            } else {
+                "auth-api"
+            }
+            .to_owned(),
+            method: method.to_owned(),
+            path: path.to_owned(),
+            status: 200,
+            error: None,
+            credential: None,
+            scope: None,
+            duration_ms,
+            started_ms,
+            trace: Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned()),
+        }
+    }
+
+    /// The CI failure of issue 29: a send that took 2.9 ms from 1000.9 ms
+    /// was stamped 1000 + 2, its token request, begun at 1003.0 ms by the
+    /// recorder's clock, fell outside that window and counted 0, while the
+    /// diagram, attributing by trace id, showed it. A count attributes as
+    /// the diagram does.
+    #[test]
+    fn a_step_counts_the_calls_the_diagram_attributes_to_it() {
+        let send = hop("harness", "POST", "/api/chat/groups/g/messages", 1000, 2);
+        let token = hop("chat-api", "POST", "/oauth/token", 1003, 1);
+        let observe = Observe {
+            method: "POST".to_owned(),
+            path: "/oauth/token".to_owned(),
+            at_least: Some(1),
+            over: Window::Step,
+            ..Observe::default()
+        };
+        let scenario = ScenarioCalls {
+            started_ms: 1000,
+            traces: vec![send.trace.clone().unwrap()],
+        };
+        let recorded = [token];
+        let (diagram, _) = Runner::hops_of(std::slice::from_ref(&send), &recorded);
+        assert_eq!(diagram.len(), 2, "the diagram shows the token request");
+        let counted = Runner::observed(&observe, &scenario, &[send], Some(&recorded));
+        assert_eq!(counted.ok(), Some(1), "the count sees it too");
     }
 
     #[tokio::test]

@@ -218,11 +218,21 @@ fn json_check(
         JsonOp::NotEquals(unexpected) => {
             let unexpected =
                 render_value(unexpected, vars).map_err(|e| mismatch("a renderable value", e))?;
-            if found == Some(&unexpected) {
-                return Err(mismatch(
-                    format!("{place} ≠ {unexpected}"),
-                    format!("{place} = {unexpected}"),
-                ));
+            // An absent field is not "another value": it shows nothing.
+            match found {
+                None => {
+                    return Err(mismatch(
+                        format!("{place} present and ≠ {unexpected}"),
+                        format!("{place} absent"),
+                    ));
+                }
+                Some(value) if *value == unexpected => {
+                    return Err(mismatch(
+                        format!("{place} ≠ {unexpected}"),
+                        format!("{place} = {unexpected}"),
+                    ));
+                }
+                Some(_) => {}
             }
         }
         JsonOp::Type(kind) => {
@@ -328,5 +338,7 @@ fn has_type(value: &Value, kind: JsonType) -> bool {
             .as_str()
             .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
             .is_some_and(|t| t.offset().local_minus_utc() == 0),
+        JsonType::Id => value.as_str().is_some_and(|s| !s.is_empty()),
+        JsonType::Cursor => value.is_number() || value.as_str().is_some_and(|s| !s.is_empty()),
     }
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use crate::scenario::Level;
 
-/// A rule of `shared/CONTRACT.md` (v1.1): its name, as checks cite it, and
+/// A rule of the contract (v1.2): its name, as checks cite it, and
 /// what it says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContractRule {
@@ -52,6 +52,14 @@ pub const CONTRACT: &[ContractRule] = &[
     rule(
         "CONTRACT Common rules: health and readiness",
         "/health answers 200 while the process runs; /ready 200 only when its dependencies answer, else 503",
+    ),
+    rule(
+        "CONTRACT Common rules: ids and times",
+        "user and group ids are lower-case hyphenated UUIDs; message ids are opaque non-empty strings, unique within their group; next_cursor is a string or a number, or null on the last page, passed back as given; timestamps are RFC 3339 with a zero UTC offset (Z or +00:00), any precision",
+    ),
+    rule(
+        "CONTRACT Common rules: wrong methods",
+        "a method an endpoint does not take: 405 (or 404) with the error body, its error code the implementation's choice",
     ),
     rule(
         "CONTRACT Response shapes",
@@ -208,10 +216,6 @@ pub const CONTRACT: &[ContractRule] = &[
     rule(
         "CONTRACT Notes: lifetimes",
         "expires_in tells the truth about the token's lifetime",
-    ),
-    rule(
-        "CONTRACT Notes: ids and times",
-        "ids are UUIDs chosen by the server; timestamps are RFC 3339 UTC",
     ),
 ];
 

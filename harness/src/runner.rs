@@ -571,6 +571,10 @@ impl Runner {
             traces: Vec::new(),
         };
         let mut blocked: Option<String> = None;
+        // Values a failed step was to capture, and why they are missing: a
+        // step that needs one is skipped naming that cause, which is
+        // reported once, by the step that failed.
+        let mut lost: BTreeMap<String, String> = BTreeMap::new();
         let mut results = Vec::new();
         let mut taken: BTreeMap<String, snapshot::Taken> = BTreeMap::new();
         for (index, step) in scenario.steps.iter().enumerate() {
@@ -593,6 +597,15 @@ impl Runner {
                     Status::Failed,
                     Failure::plain(format!("not reached: {reason}")),
                 ))
+            } else if let Some((name, cause)) = step
+                .refers_to()
+                .into_iter()
+                .find_map(|n| lost.get(&n).map(|c| (n, c)))
+            {
+                Err((
+                    Status::Skipped,
+                    Failure::plain(format!("not exercised: {{{{{name}}}}} {cause}")),
+                ))
             } else {
                 self.step(step, &mut vars, &mut calls)
                     .await
@@ -606,6 +619,20 @@ impl Runner {
                     "the set-up step \"{}\" (line {}) failed: {}",
                     step.name, step.line, failure.message
                 ));
+            }
+            let captured_nothing = match &result {
+                Ok(trace) => trace.unexercised.is_some(),
+                Err(_) => true,
+            };
+            if captured_nothing {
+                for name in step.capture.keys().filter(|n| !vars.contains_key(*n)) {
+                    lost.entry(name.clone()).or_insert_with(|| {
+                        format!(
+                            "was not captured: the step \"{}\" (line {}) did not go as expected",
+                            step.name, step.line
+                        )
+                    });
+                }
             }
             let answered = match &result {
                 Ok(trace) => trace.snapshot.clone(),
@@ -622,8 +649,15 @@ impl Runner {
                     snapshot::Taken {
                         answer,
                         allowed: snapshot::Allowed {
-                            statuses: step.expect.status.clone(),
+                            statuses: step
+                                .expect
+                                .status
+                                .iter()
+                                .chain(step.may.iter().flat_map(|m| &m.declined))
+                                .copied()
+                                .collect(),
                             errors: step.expect.error.clone(),
+                            optional: snapshot::optional_members(&step.request.path),
                         },
                     },
                 );
@@ -763,6 +797,22 @@ impl Runner {
         };
         for (answer, _) in answers.iter().flatten() {
             self.keep_secret(answer);
+        }
+        if let Some(may) = &step.may
+            && let Some(Ok((answer, _))) = answers.first()
+            && may.declined.contains(&answer.status)
+        {
+            let code = answer
+                .json
+                .as_ref()
+                .and_then(|j| j["error"].as_str())
+                .map_or_else(String::new, |c| format!(" {c}"));
+            let mut trace = self.answered(trace_base, answer, hops, vars);
+            trace.unexercised = Some(format!(
+                "the target declined a MAY (it answered {}{code}): {}",
+                answer.status, may.reason
+            ));
+            return Ok(trace);
         }
         let mut first: Option<Answer> = None;
         for answer in answers {
@@ -1036,7 +1086,17 @@ impl Runner {
                 Failure::plain("no recorder between the services takes fault orders here")
             })?,
         };
-        let url = format!("{base}{}", rendered(&request.path)?);
+        let mut url = format!("{base}{}", rendered(&request.path)?);
+        if !request.query.is_empty() {
+            let mut parsed = reqwest::Url::parse(&url)
+                .map_err(|e| Failure::plain(format!("cannot build the request: {e}")))?;
+            for (name, value) in &request.query {
+                parsed
+                    .query_pairs_mut()
+                    .append_pair(name, &rendered(value)?);
+            }
+            url = parsed.to_string();
+        }
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| Failure::plain(format!("{} is no HTTP method", request.method)))?;
         let mut headers: Vec<(String, String)> = Vec::new();

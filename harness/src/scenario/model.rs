@@ -116,6 +116,30 @@ pub struct Step {
     pub capture: BTreeMap<String, String>,
     /// A count of observed service-to-service calls to assert after the request.
     pub observe: Option<Observe>,
+    /// What the step asks of the target is a MAY (of the contract or an
+    /// RFC): an answer declining it skips the check, with the reason.
+    pub may: Option<May>,
+}
+
+impl Step {
+    /// The values the step refers to (`{{name}}` anywhere in its request,
+    /// credentials, expectations or observation). Read off its debug form,
+    /// which holds every string of the step as written, so that a field
+    /// added later is not forgotten here.
+    pub fn refers_to(&self) -> Vec<String> {
+        super::template::names(&format!("{self:?}"))
+    }
+}
+
+/// A step that exercises something an implementation MAY do: an
+/// implementation that does not do it conforms, so the harness checks
+/// what it does, never that it does it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct May {
+    /// The statuses that decline it (a refusal the RFC allows for it).
+    pub declined: Vec<u16>,
+    /// What the MAY is and where it is written.
+    pub reason: String,
 }
 
 /// Who sends a request.
@@ -169,6 +193,10 @@ pub struct Request {
     pub method: String,
     /// The path and query.
     pub path: String,
+    /// Query parameters appended to the path, each value
+    /// percent-encoded (a captured cursor is passed back as given,
+    /// whatever characters it has).
+    pub query: Vec<(String, String)>,
     /// Extra headers.
     pub headers: BTreeMap<String, String>,
     /// The body.
@@ -310,6 +338,12 @@ pub enum JsonType {
     Uuid,
     /// An RFC 3339 timestamp string in UTC (`Z` or `+00:00`).
     Timestamp,
+    /// An opaque id: any non-empty string (a message id: a UUID, a MongoDB
+    /// `ObjectId`, …).
+    Id,
+    /// A cursor to the next page: a non-empty string or a number (the
+    /// last page's is null or absent).
+    Cursor,
 }
 
 impl JsonType {
@@ -325,6 +359,8 @@ impl JsonType {
             "null" => Self::Null,
             "uuid" => Self::Uuid,
             "timestamp" => Self::Timestamp,
+            "id" => Self::Id,
+            "cursor" => Self::Cursor,
             _ => return None,
         })
     }

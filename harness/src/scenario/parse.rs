@@ -5,8 +5,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::model::{
-    Auth, Body, Check, Expect, JsonAssert, JsonOp, JsonType, JwtAssert, JwtPart, Level, Observe,
-    Request, Scenario, Service, Step, Walk, Window,
+    Auth, Body, Check, Expect, JsonAssert, JsonOp, JsonType, JwtAssert, JwtPart, Level, May,
+    Observe, Request, Scenario, Service, Step, Walk, Window,
 };
 use super::template::names;
 
@@ -51,6 +51,14 @@ struct RawStep {
     #[serde(default)]
     capture: BTreeMap<String, String>,
     observe: Option<RawObserve>,
+    may: Option<RawMay>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMay {
+    declined: Vec<u16>,
+    reason: String,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +79,8 @@ struct RawRequest {
     service: String,
     method: String,
     path: String,
+    #[serde(default)]
+    query: toml::Table,
     #[serde(default)]
     headers: BTreeMap<String, String>,
     json: Option<toml::Value>,
@@ -409,6 +419,10 @@ fn step(
         request: request(raw.request)?,
         expect,
         capture: raw.capture,
+        may: raw.may.map(|m| May {
+            declined: m.declined,
+            reason: m.reason,
+        }),
         observe: raw
             .observe
             .map(|o| -> Result<Observe, String> {
@@ -518,10 +532,22 @@ fn request(raw: RawRequest) -> Result<Request, String> {
     if raw.walk.is_some() && repeat > 1 {
         return Err("a request walks its pages or repeats, not both".to_owned());
     }
+    let query = raw
+        .query
+        .into_iter()
+        .map(|(k, v)| match v {
+            toml::Value::String(s) => Ok((k, s)),
+            other => Err(format!(
+                "query values are strings; {k} is {}",
+                other.type_str()
+            )),
+        })
+        .collect::<Result<_, _>>()?;
     Ok(Request {
         service,
         method: raw.method.to_uppercase(),
         path: raw.path,
+        query,
         headers: raw.headers,
         body,
         repeat,

@@ -27,6 +27,9 @@ pub struct Answer {
     pub text: String,
     /// Body as JSON, if it is.
     pub json: Option<Value>,
+    /// Why the body stopped short, when the connection cut it (the status
+    /// and headers had come).
+    pub cut: Option<String>,
 }
 
 impl Answer {
@@ -142,7 +145,12 @@ pub fn http_client(
     timeout: Duration,
     pool: bool,
 ) -> Result<reqwest::Client, String> {
-    let mut builder = reqwest::Client::builder().timeout(timeout);
+    // Idle connections go before the 5 s after which uvicorn and Node
+    // close theirs; a close that still races a request is retried
+    // ([`Client::send`]).
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .pool_idle_timeout(Duration::from_secs(4));
     if !pool {
         builder = builder.pool_max_idle_per_host(0);
     }
@@ -178,31 +186,27 @@ impl Client {
 
     /// Sends a request with a fresh `traceparent`; the answer and the hop
     /// it made, or why there was no answer.
+    ///
+    /// How a server manages its connections never makes a request fail:
+    /// a pooled connection the server closed as the request went out (an
+    /// idle keep-alive timeout, as uvicorn's and Node's 5 s; a server that
+    /// closes after every answer without saying so) is retried once on a
+    /// fresh connection, which the server cannot have seen the request on;
+    /// and an answer whose body the connection cut short keeps its status,
+    /// headers and what came of the body ([`Answer::cut`]).
     pub async fn send(&self, outgoing: &Outgoing) -> Result<(Answer, Hop), String> {
         let (traceparent, trace) = observe::new_traceparent();
-        let http = if outgoing.fresh_connection {
-            &self.fresh
-        } else {
-            &self.pooled
-        };
-        let mut request = http
-            .request(outgoing.method.clone(), &outgoing.url)
-            .header("traceparent", traceparent);
-        for (name, value) in &outgoing.headers {
-            // A header value reqwest cannot carry (a newline) is left out,
-            // as no client could send it either.
-            if let Ok(value) = reqwest::header::HeaderValue::from_bytes(value) {
-                request = request.header(name.as_str(), value);
-            }
-        }
-        if let Some((content_type, bytes)) = &outgoing.body {
-            if !content_type.is_empty() && outgoing.header_text("content-type").is_none() {
-                request = request.header("content-type", content_type.as_str());
-            }
-            request = request.body(bytes.clone());
-        }
         let watch = observe::Stopwatch::start();
-        let response = request.send().await.map_err(|e| root_cause(&e))?;
+        let response = match self
+            .attempt(outgoing, &traceparent, outgoing.fresh_connection)
+            .await
+        {
+            Err(e) if !outgoing.fresh_connection && closed_under_request(&e) => {
+                self.attempt(outgoing, &traceparent, true).await
+            }
+            other => other,
+        }
+        .map_err(|e| root_cause(&e))?;
         let status = response.status().as_u16();
         let headers: Vec<(String, String)> = response
             .headers()
@@ -214,10 +218,8 @@ impl Client {
                 )
             })
             .collect();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| e.without_url().to_string())?;
+        let (body, cut) = read_body(response).await;
+        let text = String::from_utf8_lossy(&body).into_owned();
         let json: Option<Value> = serde_json::from_str(&text).ok();
         let path = outgoing
             .url
@@ -249,9 +251,68 @@ impl Client {
                 headers,
                 text,
                 json,
+                cut,
             },
             hop,
         ))
+    }
+
+    /// One try of a request, on a pooled or a fresh connection.
+    async fn attempt(
+        &self,
+        outgoing: &Outgoing,
+        traceparent: &str,
+        fresh: bool,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let http = if fresh { &self.fresh } else { &self.pooled };
+        let mut request = http
+            .request(outgoing.method.clone(), &outgoing.url)
+            .header("traceparent", traceparent);
+        for (name, value) in &outgoing.headers {
+            // A header value reqwest cannot carry (a newline) is left out,
+            // as no client could send it either.
+            if let Ok(value) = reqwest::header::HeaderValue::from_bytes(value) {
+                request = request.header(name.as_str(), value);
+            }
+        }
+        if let Some((content_type, bytes)) = &outgoing.body {
+            if !content_type.is_empty() && outgoing.header_text("content-type").is_none() {
+                request = request.header("content-type", content_type.as_str());
+            }
+            request = request.body(bytes.clone());
+        }
+        request.send().await
+    }
+}
+
+/// Whether a request failed because the connection closed under it before
+/// any answer: hyper's "connection closed before message completed", a
+/// reset, a broken pipe. Not a timeout, a refusal or a TLS failure.
+fn closed_under_request(error: &reqwest::Error) -> bool {
+    if error.is_timeout() || error.is_connect() {
+        return false;
+    }
+    let cause = root_cause(error).to_ascii_lowercase();
+    [
+        "connection closed before message completed",
+        "connection reset",
+        "broken pipe",
+        "os error 32",
+        "os error 104",
+    ]
+    .iter()
+    .any(|sign| cause.contains(sign))
+}
+
+/// The body as it came, and why it stopped short if it did.
+async fn read_body(mut response: reqwest::Response) -> (Vec<u8>, Option<String>) {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return (body, None),
+            Err(e) => return (body, Some(root_cause(&e))),
+        }
     }
 }
 
@@ -280,5 +341,48 @@ pub fn truncate(text: &str, max: usize) -> String {
             text.chars().take(max).collect::<String>(),
             text.len()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// A server that answers one request per connection, without saying
+    /// it will close, then closes a moment later with whatever came next
+    /// unread: the next request on that pooled connection meets the close.
+    async fn answers_once_then_closes() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/health", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closes_under_a_request_does_not_fail_it() {
+        let url = answers_once_then_closes().await;
+        let client = Client::new(Arc::new(Secrets::default()), None).unwrap();
+        for n in 0..10 {
+            let outgoing = Outgoing::new("auth-api", reqwest::Method::GET, url.clone());
+            let answer = client.send(&outgoing).await;
+            assert_eq!(answer.map(|(a, _)| a.status), Ok(200), "request {n}");
+        }
     }
 }

@@ -28,6 +28,11 @@ pub enum HarnessError {
         /// What happened.
         why: String,
     },
+    /// The run checked nothing: its selection matched no check, or every
+    /// check it selected was skipped. A gate that checked nothing does
+    /// not pass.
+    #[error("nothing was checked: {0}")]
+    NothingChecked(String),
     /// A file the run was asked to write could not be written.
     #[error("writing {path}: {why}")]
     Write {

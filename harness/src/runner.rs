@@ -211,6 +211,7 @@ pub async fn run(
         .collect();
     outcomes.extend(runner.schedule(generated, options.jobs, on_check).await?);
     outcomes.sort_by(|a, b| (a.scenario.as_str(), a.line).cmp(&(b.scenario.as_str(), b.line)));
+    checked_something(&outcomes, options)?;
     let info = TargetInfo {
         auth_url: target.auth_url.clone(),
         chat_url: target.chat_url.clone(),
@@ -221,6 +222,40 @@ pub async fn run(
         info,
         client::millis(started.elapsed()),
     ))
+}
+
+/// A run that checked nothing is no verdict: a selection that matched no
+/// check (a typo in `--tag` or `--only`), or one whose every check was
+/// skipped, ends with the reason (exit 2) rather than pass.
+fn checked_something(outcomes: &[CheckOutcome], options: &RunOptions) -> Result<(), HarnessError> {
+    if outcomes.is_empty() {
+        let mut asked = Vec::new();
+        if !options.only.is_empty() {
+            asked.push(format!("--only {}", options.only.join(", ")));
+        }
+        if !options.tags.is_empty() {
+            asked.push(format!("--tag {}", options.tags.join(", ")));
+        }
+        let asked = if asked.is_empty() {
+            "the scenarios given hold no check".to_owned()
+        } else {
+            format!(
+                "{} matches no check (`conformance list` shows them)",
+                asked.join(" with ")
+            )
+        };
+        return Err(HarnessError::NothingChecked(asked));
+    }
+    if outcomes.iter().all(|o| o.status == Status::Skipped) {
+        let first = &outcomes[0];
+        return Err(HarnessError::NothingChecked(format!(
+            "every one of the {} selected checks was skipped (the first, {}: {})",
+            outcomes.len(),
+            first.id,
+            first.message
+        )));
+    }
+    Ok(())
 }
 
 /// Orders each upstream fault for a group of its own at the recorder
@@ -575,6 +610,10 @@ impl Runner {
         // step that needs one is skipped naming that cause, which is
         // reported once, by the step that failed.
         let mut lost: BTreeMap<String, String> = BTreeMap::new();
+        // Once a step could not run for want of such a value, the steps
+        // after it may rest on what it would have done (a deletion, a
+        // membership): they are skipped too, not failed for its sake.
+        let mut halted: Option<String> = None;
         let mut results = Vec::new();
         let mut taken: BTreeMap<String, snapshot::Taken> = BTreeMap::new();
         for (index, step) in scenario.steps.iter().enumerate() {
@@ -597,11 +636,20 @@ impl Runner {
                     Status::Failed,
                     Failure::plain(format!("not reached: {reason}")),
                 ))
+            } else if let Some(reason) = &halted {
+                Err((
+                    Status::Skipped,
+                    Failure::plain(format!("not reached: {reason}")),
+                ))
             } else if let Some((name, cause)) = step
                 .refers_to()
                 .into_iter()
                 .find_map(|n| lost.get(&n).map(|c| (n, c)))
             {
+                halted = Some(format!(
+                    "the step \"{}\" (line {}) could not run: {{{{{name}}}}} {cause}",
+                    step.name, step.line
+                ));
                 Err((
                     Status::Skipped,
                     Failure::plain(format!("not exercised: {{{{{name}}}}} {cause}")),
@@ -830,8 +878,14 @@ impl Runner {
                 &with_answer(vars, &answer),
                 jwks.as_ref(),
             ) {
+                let cut = answer.cut.as_ref().map_or_else(String::new, |why| {
+                    format!(" (the connection cut the answer's body short: {why})")
+                });
                 return Err(Failure {
-                    message: format!("expected {}, got {}", mismatch.expected, mismatch.actual),
+                    message: format!(
+                        "expected {}, got {}{cut}",
+                        mismatch.expected, mismatch.actual
+                    ),
                     mismatch: Some(Box::new(mismatch)),
                     trace: Some(Box::new(self.answered(trace_base, &answer, hops, vars))),
                 });
@@ -1217,6 +1271,7 @@ impl Runner {
                 headers: answer.headers,
                 text: body.to_string(),
                 json: Some(body),
+                cut: answer.cut,
             },
             hop,
         ))

@@ -251,6 +251,15 @@ fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, String)>, ScenarioError> {
         message: format!("cannot read the scenarios: {e}"),
     })?;
     files.sort();
+    // A folder named for scenarios that holds none is a mistake (a wrong
+    // path, a wrong checkout), not a run of the bundled ones alone.
+    if files.is_empty() {
+        return Err(ScenarioError {
+            file: dir.to_owned(),
+            line: 0,
+            message: "holds no scenario (no .toml file)".to_owned(),
+        });
+    }
     files
         .into_iter()
         .map(|file| {

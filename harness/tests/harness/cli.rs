@@ -168,6 +168,34 @@ fn a_broken_scenario_file_exits_2_naming_file_and_line() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// A gate that checked nothing does not pass: a selection that matches no
+/// check (a typo) and a scenario folder that holds none exit 2, saying so.
+#[test]
+fn a_run_that_checks_nothing_exits_2_with_the_reason() {
+    let empty = temp_dir();
+    let runs: [(Vec<std::ffi::OsString>, &str); 3] = [
+        (
+            vec!["--tag".into(), "chta".into()],
+            "--tag chta matches no check",
+        ),
+        (
+            vec!["--only".into(), "core.nonexistent".into()],
+            "--only core.nonexistent matches no check",
+        ),
+        (
+            vec!["--scenarios".into(), empty.clone().into_os_string()],
+            "holds no scenario",
+        ),
+    ];
+    for (args, why) in runs {
+        let output = conformance().arg("run").args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(empty).ok();
+}
+
 #[test]
 fn filters_pick_checks_and_the_level_gates() {
     let output = conformance()

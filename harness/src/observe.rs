@@ -264,14 +264,29 @@ pub enum Observer {
 }
 
 impl Observer {
-    /// Every call recorded so far; nothing when the recorder does not answer.
-    pub async fn hops(&self, http: &reqwest::Client) -> Vec<Hop> {
+    /// Every call recorded so far, or why the recorder could not say: a
+    /// recorder that does not answer has not seen "nothing".
+    pub async fn hops(&self, http: &reqwest::Client) -> Result<Vec<Hop>, String> {
         match self {
-            Self::Local(recorder) => recorder.hops(),
-            Self::Remote(url) => match http.get(format!("{url}{HOPS_PATH}")).send().await {
-                Ok(response) => response.json().await.unwrap_or_default(),
-                Err(_) => Vec::new(),
-            },
+            Self::Local(recorder) => Ok(recorder.hops()),
+            Self::Remote(url) => {
+                let at = format!("{url}{HOPS_PATH}");
+                let response = http
+                    .get(&at)
+                    .send()
+                    .await
+                    .map_err(|e| format!("the recorder at {at} does not answer: {e}"))?;
+                if !response.status().is_success() {
+                    return Err(format!(
+                        "the recorder at {at} answered {}",
+                        response.status()
+                    ));
+                }
+                response
+                    .json()
+                    .await
+                    .map_err(|e| format!("the recorder at {at} answered no list of calls: {e}"))
+            }
         }
     }
 }

@@ -166,13 +166,16 @@ pub async fn run(
     preflight(client.http(), target).await?;
     let accounts = provision::accounts(client.http(), target, &secrets, &options.created).await?;
     let fault_groups = order_faults(&client, target).await?;
-    let runner = Runner {
+    let mut runner = Runner {
         client,
         target: target.clone(),
         accounts,
         tokens: Mutex::new(HashMap::new()),
         fault_groups,
+        blind: None,
     };
+    let probe = runner.probe_observation().await?;
+    runner.blind = probe.blind;
     let runner = &runner;
     let selected: Vec<&Scenario> = scenarios
         .iter()
@@ -184,7 +187,7 @@ pub async fn run(
                         .any(|(id, _, _)| options.selects(s, id)))
         })
         .collect();
-    let alone = !runner.propagates_traces().await;
+    let alone = !probe.traced;
     let (observing, mut others): (Vec<&Scenario>, Vec<&Scenario>) =
         selected.into_iter().partition(|s| runs_alone(s, alone));
     // The scenarios that inject faults wait on the chat-api's timeouts on
@@ -340,6 +343,11 @@ struct Runner {
     /// `fault.<kind>.group`: a fresh group id per upstream fault, ordered
     /// at the recorder between the services.
     fault_groups: Vars,
+    /// Why observed calls cannot be judged here, when the probe at the
+    /// start saw none of the chat-api's calls at the recorder (it does not
+    /// stand between the services): every step that observes is skipped
+    /// with this reason rather than pass on calls it could not see.
+    blind: Option<String>,
 }
 
 /// What to do with the snapshots of the answers.
@@ -419,11 +427,22 @@ struct ScenarioCalls {
     traces: Vec<String>,
 }
 
+/// What the probe of observation found.
+struct ObservationProbe {
+    /// The chat-api passes the harness's `traceparent` on.
+    traced: bool,
+    /// Why calls between the services cannot be judged, if they cannot.
+    blind: Option<String>,
+}
+
 /// A step that did not go as expected.
 struct Failure {
     message: String,
     mismatch: Option<Box<Mismatch>>,
     trace: Option<Box<Trace>>,
+    /// The harness itself could not go on (the recorder it reads failed):
+    /// the run ends with this (exit 2), no check is judged on it.
+    fatal: Option<String>,
 }
 
 impl Failure {
@@ -432,6 +451,7 @@ impl Failure {
             message: message.into(),
             mismatch: None,
             trace: None,
+            fatal: None,
         }
     }
 }
@@ -462,16 +482,20 @@ struct Prepared {
 }
 
 impl Runner {
-    /// Whether the chat-api passes the harness's `traceparent` on to the
-    /// auth-api, as far as the recorder between them can tell: a listing
-    /// makes the chat-api call the auth-api (to check membership). `true`
-    /// when nothing records the calls (nothing to attribute).
-    async fn propagates_traces(&self) -> bool {
+    /// What the recorder between the services sees of a listing, which
+    /// makes the chat-api call the auth-api (to check membership): whether
+    /// it sees the chat-api's calls at all, and whether they carry the
+    /// harness's `traceparent`. Nothing to probe when nothing records.
+    async fn probe_observation(&self) -> Result<ObservationProbe, HarnessError> {
+        let unprobed = ObservationProbe {
+            traced: true,
+            blind: None,
+        };
         let Some(observer) = &self.target.observer else {
-            return true;
+            return Ok(unprobed);
         };
         let Ok(token) = self.user_token("alice").await else {
-            return true;
+            return Ok(unprobed);
         };
         let path = format!(
             "/api/chat/groups/{}/messages?limit=1",
@@ -484,13 +508,26 @@ impl Runner {
         )
         .bearer(&token);
         let Ok((_, hop)) = self.client.send(&probe).await else {
-            return true;
+            return Ok(unprobed);
         };
-        observer
+        let recorded = observer
             .hops(self.client.http())
             .await
-            .iter()
-            .any(|h| h.trace.is_some() && h.trace == hop.trace)
+            .map_err(|e| HarnessError::Config(format!("--observe: {e}")))?;
+        let seen = recorded.iter().any(|h| hop.caused(h) || hop.in_flight(h));
+        Ok(ObservationProbe {
+            traced: recorded
+                .iter()
+                .any(|h| h.trace.is_some() && h.trace == hop.trace),
+            blind: (!seen).then(|| {
+                format!(
+                    "the recorder saw no call of the chat-api while it answered a listing \
+                     ({path}): it does not stand between the chat-api and the auth-api, so \
+                     calls between them cannot be judged (is the chat-api's auth-api URL the \
+                     proxy's?)"
+                )
+            }),
+        })
     }
 
     /// Runs the tasks, `jobs` at a time (see [`schedule`]).
@@ -655,9 +692,12 @@ impl Runner {
                     Failure::plain(format!("not exercised: {{{{{name}}}}} {cause}")),
                 ))
             } else {
-                self.step(step, &mut vars, &mut calls)
-                    .await
-                    .map_err(|f| (Status::Failed, f))
+                match self.step(step, &mut vars, &mut calls).await {
+                    Err(Failure {
+                        fatal: Some(why), ..
+                    }) => return Err(HarnessError::Config(why)),
+                    other => other.map_err(|f| (Status::Failed, f)),
+                }
             };
             if step.check.is_none()
                 && let Err((Status::Failed, failure)) = &result
@@ -832,7 +872,10 @@ impl Runner {
         scenario
             .traces
             .extend(own.iter().filter_map(|h| h.trace.clone()));
-        let recorded = self.recorded(&own, step).await;
+        let recorded = self.recorded(&own, step).await.map_err(|e| Failure {
+            fatal: Some(format!("--observe: {e}")),
+            ..Failure::plain(e.clone())
+        })?;
         let (hops, attribution) = Self::hops_of(&own, recorded.as_deref().unwrap_or_default());
         let trace_base = Trace {
             attribution,
@@ -871,6 +914,7 @@ impl Runner {
                     hops: hops.clone(),
                     ..trace_base.clone()
                 })),
+                fatal: None,
             })?;
             if let Err(mismatch) = expect::check(
                 &step.expect,
@@ -888,6 +932,7 @@ impl Runner {
                     ),
                     mismatch: Some(Box::new(mismatch)),
                     trace: Some(Box::new(self.answered(trace_base, &answer, hops, vars))),
+                    fatal: None,
                 });
             }
             first.get_or_insert(answer);
@@ -912,6 +957,7 @@ impl Runner {
                         message: format!("nothing at {pointer} to capture as {name}"),
                         mismatch: None,
                         trace: Some(Box::new(self.answered(trace_base, &answer, hops, vars))),
+                        fatal: None,
                     });
                 }
             }
@@ -929,6 +975,7 @@ impl Runner {
                 message: format!("expected {}, got {}", mismatch.expected, mismatch.actual),
                 mismatch: Some(Box::new(mismatch)),
                 trace: Some(Box::new(trace)),
+                fatal: None,
             });
         }
         let observe = match &step.observe {
@@ -940,6 +987,13 @@ impl Runner {
             None => None,
         };
         let mut trace = trace;
+        if let (Some(observe), Some(blind)) = (&observe, &self.blind) {
+            trace.unexercised = Some(format!(
+                "{} {} not judged: {blind}",
+                observe.method, observe.path
+            ));
+            return Ok(trace);
+        }
         if let Some(observe) = &observe {
             match Self::observed(observe, scenario, &own, recorded.as_deref()) {
                 Err(mismatch) => {
@@ -947,6 +1001,7 @@ impl Runner {
                         message: format!("expected {}, got {}", mismatch.expected, mismatch.actual),
                         mismatch: Some(Box::new(mismatch)),
                         trace: Some(Box::new(trace)),
+                        fatal: None,
                     });
                 }
                 // Conditions on each call, and no call to hold them to.
@@ -990,14 +1045,16 @@ impl Runner {
     /// Everything the recorder between the services has seen, read once
     /// per step and only when the step needs it (it went to the chat-api,
     /// or it observes); `None` when nothing records the calls.
-    async fn recorded(&self, own: &[Hop], step: &Step) -> Option<Vec<Hop>> {
-        let observer = self.target.observer.as_ref()?;
+    async fn recorded(&self, own: &[Hop], step: &Step) -> Result<Option<Vec<Hop>>, String> {
+        let Some(observer) = self.target.observer.as_ref() else {
+            return Ok(None);
+        };
         let needed = step.observe.is_some() || own.iter().any(|h| h.to == "chat-api");
-        Some(if needed {
-            observer.hops(self.client.http()).await
+        Ok(Some(if needed {
+            observer.hops(self.client.http()).await?
         } else {
             Vec::new()
-        })
+        }))
     }
 
     /// The calls the chat-api made to the auth-api for these requests of the

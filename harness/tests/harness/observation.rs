@@ -32,7 +32,8 @@ async fn a_proxy_in_front_of_a_deployment_makes_the_observation_checks_run() {
     )
     .await;
 
-    let run = |observe: Option<String>| {
+    let run = |observe: Option<String>, only: Option<&str>| {
+        let only = only.map(str::to_owned);
         let mut args = vec![
             "run".to_owned(),
             "--auth-url".to_owned(),
@@ -43,9 +44,16 @@ async fn a_proxy_in_front_of_a_deployment_makes_the_observation_checks_run() {
             admin.expose().to_owned(),
             "--level".to_owned(),
             "strict".to_owned(),
-            "--tag".to_owned(),
-            "service-token".to_owned(),
         ];
+        match only {
+            Some(prefix) => args.extend([
+                "--only".to_owned(),
+                prefix,
+                "--signing-key".to_owned(),
+                conformance::dev_key_path().display().to_string(),
+            ]),
+            None => args.extend(["--tag".to_owned(), "service-token".to_owned()]),
+        }
         if let Some(url) = observe {
             args.extend(["--observe".to_owned(), url]);
         }
@@ -56,7 +64,7 @@ async fn a_proxy_in_front_of_a_deployment_makes_the_observation_checks_run() {
                 .unwrap()
         })
     };
-    let observed = run(Some(proxy_url.clone())).await.unwrap();
+    let observed = run(Some(proxy_url.clone()), None).await.unwrap();
     let out = format!(
         "{}{}",
         String::from_utf8_lossy(&observed.stdout),
@@ -71,13 +79,33 @@ async fn a_proxy_in_front_of_a_deployment_makes_the_observation_checks_run() {
         assert!(out.contains(id), "{id} in {out}");
     }
 
-    let blind = run(None).await.unwrap();
+    let blind = run(None, None).await.unwrap();
     let out = format!(
         "{}{}",
         String::from_utf8_lossy(&blind.stdout),
         String::from_utf8_lossy(&blind.stderr)
     );
     assert!(out.contains("skip strict.observed.token-scope"), "{out}");
+
+    // A misconfigured deployment: the proxy named by --observe runs, but
+    // the chat-api talks to the auth-api directly. Zero calls seen is no
+    // evidence of "at most one": the counts are skipped, saying why.
+    let (_unused, unused_url) = tokio::task::spawn_blocking({
+        let auth_url = auth_url.clone();
+        move || start_proxy(&auth_url, &[])
+    })
+    .await
+    .unwrap();
+    for only in ["strict.jwks-refresh.", "core.chat.token-reuse."] {
+        let bypassed = run(Some(unused_url.clone()), Some(only)).await.unwrap();
+        let out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&bypassed.stdout),
+            String::from_utf8_lossy(&bypassed.stderr)
+        );
+        assert!(!out.contains("pass "), "{only}: {out}");
+        assert!(out.contains("does not stand between"), "{only}: {out}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

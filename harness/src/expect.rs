@@ -313,6 +313,32 @@ fn json_check(
                 ));
             }
         }
+        JsonOp::OneOf(allowed) => {
+            if !found.is_some_and(|v| allowed.contains(v)) {
+                let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
+                return Err(mismatch(
+                    format!("{place} one of {}", list.join(", ")),
+                    format!("{place} = {}", show(found)),
+                ));
+            }
+        }
+        JsonOp::ItemsLack(members) => {
+            let items = found.and_then(Value::as_array).filter(|i| !i.is_empty());
+            let Some(items) = items else {
+                return Err(mismatch(
+                    format!("{place}: a non-empty array"),
+                    format!("{place} = {}", show(found)),
+                ));
+            };
+            for (index, item) in items.iter().enumerate() {
+                if let Some(member) = members.iter().find(|m| item.get(m.as_str()).is_some()) {
+                    return Err(mismatch(
+                        format!("no item of {place} with {member}"),
+                        format!("{place}/{index} has {member}"),
+                    ));
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -718,6 +718,26 @@ fn url(context: &Context, op: &Operation, bad: &[(&str, &str)]) -> String {
     format!("{base}{path}")
 }
 
+/// Whether the probe carries one of the harness's valid bearer tokens (a
+/// user's or the admin token) unchanged. HTTP Basic is left out: a server
+/// may read a client from a body the probe broke.
+fn carries_valid_bearer(context: &Context, probe: &Probe) -> bool {
+    let valid: Vec<String> = [
+        context.user_token.as_ref().map(|t| format!("Bearer {t}")),
+        context
+            .admin_token
+            .as_ref()
+            .map(|t| format!("Bearer {}", t.expose())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    probe
+        .headers
+        .iter()
+        .any(|(n, v)| n == "authorization" && valid.iter().any(|t| t.as_bytes() == v.as_slice()))
+}
+
 /// The caller's credentials: a user for bearer operations (the admin token
 /// for `/admin`), a client by HTTP Basic for the OAuth endpoints.
 fn credentials(context: &Context, op: &Operation) -> Vec<(String, Vec<u8>)> {
@@ -951,6 +971,13 @@ async fn send(context: &Context, probe: &Probe, case: Case) -> Result<(), Failur
     };
     if status >= 500 {
         return Err(fail("no 5xx: a client's input never makes the server fail"));
+    }
+    // A 401 says the credentials were wrong; they were the harness's valid
+    // ones, so the input was refused as the wrong thing.
+    if status == 401 && carries_valid_bearer(context, probe) {
+        return Err(fail(
+            "a refusal of the input (400 and its kin), not 401: the probe carried a valid token",
+        ));
     }
     if status < 400 {
         return if probe.must_refuse {

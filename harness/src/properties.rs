@@ -266,6 +266,10 @@ struct PropertyRun {
     registered: Mutex<HashMap<String, Registered>>,
     look_alike_users: Mutex<HashMap<Spelling, Uuid>>,
     failures: Mutex<Vec<(Subject, Failure)>>,
+    /// Cases that exercised the rule (a client registered and its token
+    /// used); a case refused at registration, as the contract allows,
+    /// holds nothing and is not counted.
+    exercised: std::sync::atomic::AtomicU32,
 }
 
 /// The check a property is.
@@ -295,6 +299,7 @@ pub async fn check(
         registered: Mutex::new(HashMap::new()),
         look_alike_users: Mutex::new(HashMap::new()),
         failures: Mutex::new(Vec::new()),
+        exercised: std::sync::atomic::AtomicU32::new(0),
     });
     let task = {
         let state = Arc::clone(&state);
@@ -352,10 +357,24 @@ fn verdict(
         options.seed,
         options.cases
     );
+    let exercised = state.exercised.load(std::sync::atomic::Ordering::SeqCst);
     let mut verdict = match result {
-        Ok(()) => Verdict::passed(format!(
-            "held for {} generated client ids (seed {:#x})",
+        // A property that held on no case has not held: skipped, saying so.
+        Ok(()) if exercised == 0 => Verdict::skipped(format!(
+            "no generated client id exercised the rule: {} case(s) (seed {:#x}), each refused at registration as the contract allows, or none asked for (--cases)",
             options.cases, options.seed
+        )),
+        Ok(()) => Verdict::passed(format!(
+            "held for {exercised} generated client ids (seed {:#x}){}",
+            options.seed,
+            if exercised < options.cases {
+                format!(
+                    "; {} more refused at registration, as the contract allows",
+                    options.cases - exercised
+                )
+            } else {
+                String::new()
+            }
         )),
         Err(TestError::Abort(reason)) => {
             let mut verdict = Verdict::new(
@@ -431,6 +450,8 @@ impl PropertyRun {
             // Exactly a user's id, refused as the contract says.
             return Ok(());
         };
+        self.exercised
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let token = self.token(&client).await?;
         let group = format!("/api/auth/groups/{}", self.context.group_id);
         let members = format!("{group}/members");

@@ -315,6 +315,10 @@ pub enum JsonOp {
     Length(usize),
     /// An array whose items' values at this pointer are pairwise distinct.
     Distinct(String),
+    /// Equal to one of these.
+    OneOf(Vec<serde_json::Value>),
+    /// A non-empty array none of whose items has any of these members.
+    ItemsLack(Vec<String>),
 }
 
 /// JSON types.

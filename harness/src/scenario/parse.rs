@@ -133,6 +133,8 @@ struct RawJsonAssert {
     item: Option<toml::Table>,
     length: Option<usize>,
     distinct: Option<String>,
+    one_of: Option<Vec<toml::Value>>,
+    items_lack: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -693,9 +695,15 @@ fn json_assert(raw: RawJsonAssert) -> Result<JsonAssert, String> {
     if let Some(pointer) = raw.distinct {
         ops.push(JsonOp::Distinct(pointer));
     }
+    if let Some(values) = raw.one_of {
+        ops.push(JsonOp::OneOf(values.into_iter().map(to_json).collect()));
+    }
+    if let Some(members) = raw.items_lack {
+        ops.push(JsonOp::ItemsLack(members));
+    }
     if ops.len() != 1 {
         return Err(format!(
-            "the assertion on {:?} needs exactly one of equals, not_equals, type, absent, present, contains, item, length, distinct",
+            "the assertion on {:?} needs exactly one of equals, not_equals, type, absent, present, contains, item, length, distinct, one_of, items_lack",
             raw.path
         ));
     }

@@ -169,11 +169,12 @@ fn a_broken_scenario_file_exits_2_naming_file_and_line() {
 }
 
 /// A gate that checked nothing does not pass: a selection that matches no
-/// check (a typo) and a scenario folder that holds none exit 2, saying so.
+/// check (a typo), a scenario folder that holds none, properties run on no
+/// case exit 2, saying so.
 #[test]
 fn a_run_that_checks_nothing_exits_2_with_the_reason() {
     let empty = temp_dir();
-    let runs: [(Vec<std::ffi::OsString>, &str); 3] = [
+    let runs: [(Vec<std::ffi::OsString>, &str); 4] = [
         (
             vec!["--tag".into(), "chta".into()],
             "--tag chta matches no check",
@@ -185,6 +186,16 @@ fn a_run_that_checks_nothing_exits_2_with_the_reason() {
         (
             vec!["--scenarios".into(), empty.clone().into_os_string()],
             "holds no scenario",
+        ),
+        // A property held on no case has not held.
+        (
+            vec![
+                "--only".into(),
+                "strict.subjects.".into(),
+                "--cases".into(),
+                "0".into(),
+            ],
+            "no generated client id exercised the rule",
         ),
     ];
     for (args, why) in runs {

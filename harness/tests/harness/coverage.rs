@@ -1284,6 +1284,7 @@ async fn a_token_answer_without_its_scope_is_caught() {
             "core.issued-tokens.",
             "core.token.",
             "core.seed.",
+            "core.introspection.",
             "strict.tokens.",
         ],
     );
@@ -1406,6 +1407,7 @@ async fn user_tokens_with_an_upper_case_subject_are_caught() {
             "core.introspection.",
             "reference.jwt.",
             "core.seed.",
+            "core.introspection.",
             "strict.jwt.user-with-scope.",
         ],
     );
@@ -1541,5 +1543,148 @@ async fn a_replay_answered_with_another_id_is_caught() {
         &report,
         &["core.own-group.replay"],
         &["core.own-group.", "core.chat.idempotency.", "reference."],
+    );
+}
+
+// ---- Checks as strong as their names (issue 27) ------------------------------
+
+/// User tokens whose header names a symmetric algorithm (the signature is
+/// the reference's still: only what the header says changes).
+fn user_tokens_claim_hs256(_: &mut StatusCode, body: &mut Value) {
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let Some(token) = body["access_token"].as_str() else {
+        return;
+    };
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let Some(mut header) = engine
+        .decode(&parts[0])
+        .ok()
+        .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
+    else {
+        return;
+    };
+    header["alg"] = json!("HS256");
+    parts[0] = engine.encode(header.to_string());
+    body["access_token"] = json!(parts.join("."));
+}
+
+/// A token's header names what its validators must refuse, so only the
+/// logins that steps make (through the harness's one client, with a
+/// `traceparent`) get the rewritten header; the harness's own logins,
+/// whose tokens every other step uses, keep theirs.
+fn step_logins_claim_hs256() -> AuthFault {
+    Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            let step = request.method() == Method::POST
+                && request.uri().path() == "/auth/login"
+                && request.headers().contains_key("traceparent");
+            let response = next.run(request).await;
+            if !step {
+                return response;
+            }
+            let (mut parts, mut answer) = json_of(response).await;
+            user_tokens_claim_hs256(&mut parts.status, &mut answer);
+            with_json(parts, &answer)
+        }))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_token_that_names_a_symmetric_algorithm_is_caught() {
+    let report = run_with_faults(Some(step_logins_claim_hs256()), None).await;
+    assert_caught_only(
+        &report,
+        &["strict.tokens.user-token-header"],
+        // The steps that log in and use or verify their token.
+        &[
+            "core.login.",
+            "core.issued-tokens.",
+            "core.admin.",
+            "core.seed.",
+            "core.introspection.",
+            "strict.tokens.",
+            "strict.jwt.",
+            "strict.introspection.",
+        ],
+    );
+}
+
+/// A key set with a second key that carries its private member `d`.
+fn jwks_with_a_private_second_key(_: &mut StatusCode, body: &mut Value) {
+    if let Some(keys) = body["keys"].as_array_mut()
+        && let Some(first) = keys.first().cloned()
+    {
+        let mut leaked = first;
+        leaked["kid"] = json!("leaked");
+        leaked["d"] = json!("c2VjcmV0");
+        keys.push(leaked);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_member_in_any_key_of_the_set_is_caught() {
+    let fault = auth_answers(
+        |method, path| method == Method::GET && path == "/.well-known/jwks.json",
+        jwks_with_a_private_second_key,
+    );
+    let report = run_with_faults(Some(fault), None).await;
+    assert_caught_only(
+        &report,
+        &["strict.tokens.jwks-public-only"],
+        &["strict.tokens."],
+    );
+}
+
+/// A chat-api that waits 6 s on a hanging auth-api (its timeout is past the
+/// contract's 5 s): the hang check's bound, 5 s and a margin of 0.5 s for
+/// the chat-api's own work and the network, catches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_longer_than_five_seconds_is_caught() {
+    let fault: ChatFault = Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            let started = tokio::time::Instant::now();
+            let response = next.run(request).await;
+            if response.status() == StatusCode::GATEWAY_TIMEOUT {
+                tokio::time::sleep_until(started + std::time::Duration::from_secs(6)).await;
+            }
+            response
+        }))
+    });
+    let report = run_with_faults(None, Some(fault)).await;
+    assert_caught_only(
+        &report,
+        &["core.chat.upstream.hang"],
+        &["core.chat.upstream."],
+    );
+}
+
+/// A chat-api that answers a send whose body is not JSON with 401, as if
+/// the valid token were the trouble.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_to_bad_input_with_a_valid_token_is_caught() {
+    let fault: ChatFault = Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            if !is_send(request.method(), request.uri().path()) {
+                return next.run(request).await;
+            }
+            let (parts, body) = request.into_parts();
+            let bytes = to_bytes(body, 4 << 20).await.unwrap_or_default();
+            if serde_json::from_slice::<Value>(&bytes).is_err() {
+                return error(StatusCode::UNAUTHORIZED, "invalid_token");
+            }
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }))
+    });
+    let report = run_with_faults(None, Some(fault)).await;
+    assert_caught_only(
+        &report,
+        &["strict.fuzz.chat.post-api-chat-groups-group_id-messages.malformed-json"],
+        &[
+            "core.bad-input.",
+            "core.chat.send.",
+            "strict.fuzz.",
+            "strict.www-authenticate.",
+        ],
     );
 }

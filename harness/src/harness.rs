@@ -35,6 +35,7 @@ pub struct Harness {
     expected: Option<ExpectedFailures>,
     baseline: Option<(RunReport, bool)>,
     keep_accounts: bool,
+    complete: bool,
 }
 
 impl Harness {
@@ -50,6 +51,7 @@ impl Harness {
             expected: None,
             baseline: None,
             keep_accounts: false,
+            complete: false,
         }
     }
 
@@ -128,6 +130,15 @@ impl Harness {
         Ok(self)
     }
 
+    /// A gated check that was skipped fails the run: for a gate that must
+    /// cover everything it names (a release gate at `strict` with
+    /// observation and the signing key).
+    #[must_use]
+    pub fn complete(mut self, complete: bool) -> Self {
+        self.complete = complete;
+        self
+    }
+
     /// Keep the accounts the run makes instead of deleting them.
     #[must_use]
     pub fn keep_accounts(mut self, keep: bool) -> Self {
@@ -168,6 +179,7 @@ impl Harness {
         let outcome = runner::run(&scenarios, &self.target, &self.options, on_check).await;
         self.tidy().await;
         let mut report = outcome?;
+        report.complete = self.complete;
         if let Some(expected) = &self.expected {
             expected.apply(&mut report);
         }

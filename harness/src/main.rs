@@ -92,6 +92,8 @@ enum Command {
     },
 }
 
+// Each bool is an on/off flag of the command line, as clap reads them.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Args)]
 struct RunArgs {
     /// The auth-api of an external deployment.
@@ -150,6 +152,11 @@ struct RunArgs {
     /// list them) instead of deleting them at the end.
     #[arg(long)]
     keep_accounts: bool,
+    /// Fail the run when a gated check was skipped (no --observe, no
+    /// --signing-key, a MAY declined…): for a gate that must be complete.
+    /// The summary says what was skipped and why either way.
+    #[arg(long)]
+    complete: bool,
     /// With --baseline: accept checks that passed there and are skipped or
     /// gone now (they are still listed).
     #[arg(long, requires = "baseline")]
@@ -302,7 +309,8 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
             seed: args.seed.unwrap_or_else(|| PropertyOptions::default().seed),
         })
         .snapshots(snapshots)
-        .keep_accounts(args.keep_accounts);
+        .keep_accounts(args.keep_accounts)
+        .complete(args.complete);
     for prefix in args.only {
         harness = harness.only(prefix);
     }

@@ -127,6 +127,49 @@ pub struct RunReport {
     /// The comparison with `--baseline`, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<Diff>,
+    /// What the verdict did not cover: the gated checks that were skipped,
+    /// by level and reason, most first.
+    #[serde(default)]
+    pub uncovered: Vec<Uncovered>,
+    /// Whether a skipped gated check fails the run (`--complete`): for a
+    /// gate that must cover everything it names.
+    #[serde(default)]
+    pub complete: bool,
+}
+
+/// Gated checks of one level skipped for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uncovered {
+    /// Their level.
+    pub level: Level,
+    /// Why they were skipped.
+    pub reason: String,
+    /// How many.
+    pub checks: usize,
+}
+
+impl Uncovered {
+    /// "strict: 91 checks skipped: needs signing-key, …".
+    pub fn line(&self) -> String {
+        format!(
+            "{}: {} check{} skipped: {}",
+            self.level,
+            self.checks,
+            if self.checks == 1 { "" } else { "s" },
+            self.reason
+        )
+    }
+}
+
+/// The reason a skipped check names, as the coverage groups it: its
+/// message, cut where a long one goes into the particulars of one check.
+fn skip_reason(message: &str) -> String {
+    const MAX: usize = 140;
+    if message.chars().count() <= MAX {
+        message.to_owned()
+    } else {
+        format!("{}…", message.chars().take(MAX).collect::<String>())
+    }
 }
 
 /// How a later report differs from an earlier one, by check id.
@@ -194,6 +237,8 @@ impl RunReport {
             checks,
             unexpected_passes: Vec::new(),
             baseline: None,
+            uncovered: Vec::new(),
+            complete: false,
         };
         report.regate();
         report
@@ -215,6 +260,60 @@ impl RunReport {
             .filter(|c| c.status == Status::Passed && c.expected_failure.is_some())
             .map(|c| c.id.clone())
             .collect();
+        let mut uncovered: std::collections::BTreeMap<(Level, String), usize> =
+            std::collections::BTreeMap::new();
+        for check in self
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Skipped && c.level <= self.gate)
+        {
+            *uncovered
+                .entry((check.level, skip_reason(&check.message)))
+                .or_default() += 1;
+        }
+        let mut uncovered: Vec<Uncovered> = uncovered
+            .into_iter()
+            .map(|((level, reason), checks)| Uncovered {
+                level,
+                reason,
+                checks,
+            })
+            .collect();
+        uncovered.sort_by(|a, b| a.level.cmp(&b.level).then(b.checks.cmp(&a.checks)));
+        self.uncovered = uncovered;
+    }
+
+    /// How many gated checks were skipped.
+    pub fn gated_skips(&self) -> usize {
+        self.uncovered.iter().map(|u| u.checks).sum()
+    }
+
+    /// One line of what the verdict did not cover, per level: "not
+    /// covered: core 12 skipped, strict 93 skipped (gated)"; `None` when
+    /// every gated check ran.
+    pub fn coverage_line(&self) -> Option<String> {
+        if self.uncovered.is_empty() {
+            return None;
+        }
+        let mut per_level: std::collections::BTreeMap<Level, usize> =
+            std::collections::BTreeMap::new();
+        for u in &self.uncovered {
+            *per_level.entry(u.level).or_default() += u.checks;
+        }
+        let levels: Vec<String> = per_level
+            .iter()
+            .map(|(level, n)| format!("{level} {n}"))
+            .collect();
+        Some(format!(
+            "not covered: {} gated check(s) skipped ({}){}",
+            self.gated_skips(),
+            levels.join(", "),
+            if self.complete {
+                "; --complete fails the run on them"
+            } else {
+                "; --complete would fail the run on them"
+            }
+        ))
     }
 
     /// Whether the run passed: [`RunReport::exit_code`] is 0.
@@ -240,14 +339,21 @@ impl RunReport {
         );
     }
 
-    /// 0 when every gated check passed, no expected failure passed and
+    /// 0 when every gated check passed, no expected failure passed,
     /// nothing regressed against the baseline (a check that passed there
-    /// and is skipped or gone here counts, unless skips are allowed); else 1.
+    /// and is skipped or gone here counts, unless skips are allowed) and,
+    /// with `complete`, no gated check was skipped; else 1.
     pub fn exit_code(&self) -> i32 {
         let regressed = self
             .baseline
             .as_ref()
             .is_some_and(|d| !d.regressions.is_empty() || (!d.lost.is_empty() && !d.skips_allowed));
-        i32::from(self.gated_failures > 0 || !self.unexpected_passes.is_empty() || regressed)
+        let incomplete = self.complete && self.gated_skips() > 0;
+        i32::from(
+            self.gated_failures > 0
+                || !self.unexpected_passes.is_empty()
+                || regressed
+                || incomplete,
+        )
     }
 }

@@ -83,6 +83,24 @@ pub fn html(report: &RunReport) -> String {
         s = report.summary.skipped,
         g = report.gated_failures
     );
+    if let Some(line) = report.coverage_line() {
+        let _ = write!(
+            out,
+            "<h2>Not covered</h2><p id=\"coverage\" data-gated-skips=\"{}\">{}</p><table id=\"uncovered\"><tr><th>level</th><th>checks</th><th>why skipped</th></tr>",
+            report.gated_skips(),
+            escape(&line)
+        );
+        for u in &report.uncovered {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                u.level,
+                u.checks,
+                escape(&u.reason)
+            );
+        }
+        out.push_str("</table>");
+    }
     summary_table(&mut out, report);
     gating(&mut out, report);
     out.push_str("<h2>Scenarios</h2><label><input type=\"checkbox\" id=\"only-failures\"> only failures</label>");

@@ -45,6 +45,7 @@ pub fn junit_xml(report: &RunReport) -> String {
         report.summary.skipped,
         seconds(report.duration_ms)
     );
+
     for (file, checks) in suites {
         let failures = checks.iter().filter(|c| c.status == Status::Failed).count();
         let skipped = checks
@@ -92,6 +93,25 @@ pub fn junit_xml(report: &RunReport) -> String {
             }
         }
         xml.push_str("  </testsuite>\n");
+    }
+    // What the verdict did not cover: a suite of no test whose properties
+    // say it, per level and reason (each skipped check is also a skipped
+    // test case above).
+    if let Some(line) = report.coverage_line() {
+        let _ = write!(
+            xml,
+            "  <testsuite name=\"conformance.coverage\" tests=\"0\" failures=\"0\" skipped=\"0\" time=\"0\">\n    <properties><property name=\"not covered\" value=\"{}\"/>",
+            escape(&line)
+        );
+        for u in &report.uncovered {
+            let _ = write!(
+                xml,
+                "<property name=\"{}\" value=\"{}\"/>",
+                u.level,
+                escape(&u.line())
+            );
+        }
+        xml.push_str("</properties>\n  </testsuite>\n");
     }
     xml.push_str("</testsuites>\n");
     xml

@@ -59,6 +59,16 @@ pub fn markdown(report: &RunReport) -> String {
             summary.passed, summary.failed, summary.skipped
         );
     }
+    if let Some(line) = report.coverage_line() {
+        let _ = writeln!(
+            text,
+            "\n### Not covered\n\n{}\n\n| Level | Checks | Why skipped |\n|---|---:|---|",
+            cell(&line)
+        );
+        for u in &report.uncovered {
+            let _ = writeln!(text, "| {} | {} | {} |", u.level, u.checks, cell(&u.reason));
+        }
+    }
     let failed: Vec<_> = report
         .checks
         .iter()

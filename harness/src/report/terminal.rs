@@ -155,6 +155,12 @@ pub fn summary_line(report: &RunReport) -> String {
         })
         .collect();
     let _ = writeln!(text, "by level: {}", levels.join("; "));
+    if let Some(line) = report.coverage_line() {
+        let _ = writeln!(text, "{line}");
+        for uncovered in &report.uncovered {
+            let _ = writeln!(text, "  {}", uncovered.line());
+        }
+    }
     let _ = writeln!(
         text,
         "{} passed, {} failed, {} skipped",

@@ -32,8 +32,9 @@ async fn a_proxy_in_front_of_a_deployment_makes_the_observation_checks_run() {
     )
     .await;
 
-    let run = |observe: Option<String>, only: Option<&str>| {
+    let run = |observe: Option<String>, only: Option<&str>, extra: &[&str]| {
         let only = only.map(str::to_owned);
+        let extra: Vec<String> = extra.iter().map(|&a| a.to_owned()).collect();
         let mut args = vec![
             "run".to_owned(),
             "--auth-url".to_owned(),
@@ -57,6 +58,7 @@ async fn a_proxy_in_front_of_a_deployment_makes_the_observation_checks_run() {
         if let Some(url) = observe {
             args.extend(["--observe".to_owned(), url]);
         }
+        args.extend(extra);
         tokio::task::spawn_blocking(move || {
             Command::new(env!("CARGO_BIN_EXE_conformance"))
                 .args(args)
@@ -64,7 +66,7 @@ async fn a_proxy_in_front_of_a_deployment_makes_the_observation_checks_run() {
                 .unwrap()
         })
     };
-    let observed = run(Some(proxy_url.clone()), None).await.unwrap();
+    let observed = run(Some(proxy_url.clone()), None, &[]).await.unwrap();
     let out = format!(
         "{}{}",
         String::from_utf8_lossy(&observed.stdout),
@@ -79,13 +81,25 @@ async fn a_proxy_in_front_of_a_deployment_makes_the_observation_checks_run() {
         assert!(out.contains(id), "{id} in {out}");
     }
 
-    let blind = run(None, None).await.unwrap();
+    // Without --observe: passes, saying what it did not cover and why;
+    // with --complete the same run fails on it.
+    let blind = run(None, None, &[]).await.unwrap();
     let out = format!(
         "{}{}",
         String::from_utf8_lossy(&blind.stdout),
         String::from_utf8_lossy(&blind.stderr)
     );
     assert!(out.contains("skip strict.observed.token-scope"), "{out}");
+    assert_eq!(blind.status.code(), Some(0), "{out}");
+    assert!(out.contains("not covered: "), "{out}");
+    assert!(
+        out.contains("strict: ") && out.contains("needs observation"),
+        "{out}"
+    );
+    let complete = run(None, None, &["--complete"]).await.unwrap();
+    let out = String::from_utf8_lossy(&complete.stdout).into_owned();
+    assert_eq!(complete.status.code(), Some(1), "{out}");
+    assert!(out.contains("--complete fails the run on them"), "{out}");
 
     // A misconfigured deployment: the proxy named by --observe runs, but
     // the chat-api talks to the auth-api directly. Zero calls seen is no
@@ -97,7 +111,9 @@ async fn a_proxy_in_front_of_a_deployment_makes_the_observation_checks_run() {
     .await
     .unwrap();
     for only in ["strict.jwks-refresh.", "core.chat.token-reuse."] {
-        let bypassed = run(Some(unused_url.clone()), Some(only)).await.unwrap();
+        let bypassed = run(Some(unused_url.clone()), Some(only), &[])
+            .await
+            .unwrap();
         let out = format!(
             "{}{}",
             String::from_utf8_lossy(&bypassed.stdout),

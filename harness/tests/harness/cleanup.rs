@@ -111,14 +111,22 @@ async fn keep_accounts_keeps_and_lists_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_run_cleans_up_too() {
     // Every members read takes two seconds: the run is still going when
-    // the interrupt comes.
-    let slow: conformance::AuthFault = Box::new(|router, _| {
+    // the interrupt comes. The first comes from a step, so the accounts are
+    // all made by then: the interrupt waits for it, not for a fixed time a
+    // loaded machine may not have provisioned in.
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = reached.clone();
+    let slow: conformance::AuthFault = Box::new(move |router, _| {
         router.layer(axum::middleware::from_fn(
-            |request: axum::extract::Request, next: axum::middleware::Next| async move {
-                if request.uri().path().ends_with("/members") {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let seen = seen.clone();
+                async move {
+                    if request.uri().path().ends_with("/members") {
+                        seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                    next.run(request).await
                 }
-                next.run(request).await
             },
         ))
     });
@@ -135,7 +143,9 @@ async fn an_interrupted_run_cleans_up_too() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_secs(4));
+        while !reached.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         Command::new("kill")
             .args(["-INT", &child.id().to_string()])
             .status()

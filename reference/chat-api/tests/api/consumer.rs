@@ -251,8 +251,10 @@ async fn a_hundred_sends_while_the_token_endpoint_hangs_all_end_504_within_one_t
     .await;
     let answers = concurrent_sends(&chat, &auth.alice_token(), auth.group, 100).await;
     // Each waits for the one fetch in flight, and no longer than its own
-    // deadline: not a timeout per waiter in the queue.
-    let bound = timeout + Duration::from_secs(1);
+    // deadline: not a timeout per waiter in the queue (the sixth waiter in
+    // such a queue would answer after 6 s). The 3 s past the deadline are
+    // for a loaded machine serving 100 answers on one test thread.
+    let bound = timeout + Duration::from_secs(3);
     for (status, took) in &answers {
         assert_eq!(*status, StatusCode::GATEWAY_TIMEOUT, "{answers:?}");
         assert!(*took < bound, "an answer after {took:?}, over {bound:?}");
@@ -271,10 +273,11 @@ async fn a_hundred_sends_while_the_auth_api_refuses_connections_all_end_503_at_o
     let token = user_token(dev_key(), &auth_url, Uuid::new_v4());
     let group = Uuid::new_v4();
     let answers = concurrent_sends(&chat, &token, group, 100).await;
-    // "At once": well before the 5 s upstream timeout.
+    // "At once": before the 5 s upstream timeout, which a chat-api that
+    // waited it out would reach; the rest is a loaded machine's slack.
     for (status, took) in &answers {
         assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE, "{answers:?}");
-        assert!(*took < Duration::from_secs(2), "an answer after {took:?}");
+        assert!(*took < Duration::from_secs(4), "an answer after {took:?}");
     }
     assert!(chat.stored(group).await.is_empty());
 }

@@ -138,17 +138,34 @@ pub async fn preflight(http: &reqwest::Client, target: &Target) -> Result<(), Ha
 /// Whether a scenario runs alone, after the others. Without trace
 /// propagation (`untraced`) the calls between the services can only be
 /// attributed by time: every scenario that counts them does, so that no
-/// other scenario's calls mix in. So do, always, those that count every
-/// call made while a step runs (or in the whole run), whoever caused it:
-/// the fault scenario's injected 401 makes the chat-api drop its token and
-/// fetch a new one, as the contract wants, and another scenario's send in
-/// that moment makes it fetch one more (or shares a fetch begun before the
-/// step), so counts over a step hold only when nothing else runs.
+/// other scenario's calls mix in. With it, each counted call is
+/// attributed to the request that caused it, and nothing runs alone.
 fn runs_alone(scenario: &Scenario, untraced: bool) -> bool {
+    untraced && scenario.steps.iter().any(|step| step.observe.is_some())
+}
+
+/// Whether a step has the recorder answer the chat-api's group calls 401
+/// (`fault.unauthorized`): the chat-api drops its cached service token, as
+/// the contract wants, and the next send of any scenario fetches one.
+fn drops_the_token(step: &Step) -> bool {
+    step.refers_to()
+        .iter()
+        .any(|name| name.starts_with("fault.unauthorized."))
+}
+
+/// Whether a scenario bounds the chat-api's token requests ("three more
+/// messages make none") in a step that does not itself drop the token: a
+/// drop by another scenario before or during it would make one of its
+/// own sends fetch, as the contract wants, and fail it for nothing. It
+/// holds the token cache for its whole run, and the steps that drop the
+/// token wait for it; every other scenario runs beside both.
+fn counts_token_requests(scenario: &Scenario) -> bool {
     scenario.steps.iter().any(|step| {
-        step.observe
-            .as_ref()
-            .is_some_and(|o| untraced || o.over != Window::Scenario)
+        !drops_the_token(step)
+            && step
+                .observe
+                .as_ref()
+                .is_some_and(|o| o.at_most.is_some() && o.matches("POST", "/oauth/token"))
     })
 }
 
@@ -171,6 +188,7 @@ pub async fn run(
         target: target.clone(),
         accounts,
         tokens: Mutex::new(HashMap::new()),
+        token_cache: Mutex::new(()),
         fault_groups,
         blind: None,
     };
@@ -340,6 +358,10 @@ struct Runner {
     /// Tokens by account, with when to fetch a new one: a run may outlast
     /// a token's life.
     tokens: Mutex<HashMap<String, Held>>,
+    /// Held while a step turns the chat-api's cached service token over,
+    /// and by a scenario that bounds the chat-api's token requests (see
+    /// [`counts_token_requests`]): the one state all scenarios share.
+    token_cache: Mutex<()>,
     /// `fault.<kind>.group`: a fresh group id per upstream fault, ordered
     /// at the recorder between the services.
     fault_groups: Vars,
@@ -651,6 +673,11 @@ impl Runner {
         // after it may rest on what it would have done (a deletion, a
         // membership): they are skipped too, not failed for its sake.
         let mut halted: Option<String> = None;
+        let whole = if counts_token_requests(scenario) {
+            Some(self.token_cache.lock().await)
+        } else {
+            None
+        };
         let mut results = Vec::new();
         let mut taken: BTreeMap<String, snapshot::Taken> = BTreeMap::new();
         for (index, step) in scenario.steps.iter().enumerate() {
@@ -692,6 +719,11 @@ impl Runner {
                     Failure::plain(format!("not exercised: {{{{{name}}}}} {cause}")),
                 ))
             } else {
+                let _dropping = if whole.is_none() && drops_the_token(step) {
+                    Some(self.token_cache.lock().await)
+                } else {
+                    None
+                };
                 match self.step(step, &mut vars, &mut calls).await {
                     Err(Failure {
                         fatal: Some(why), ..
@@ -1100,9 +1132,12 @@ impl Runner {
             expected: "calls between the services to observe".to_owned(),
             actual: "nothing records them here".to_owned(),
         })?;
-        let calls: Vec<&Hop> = recorded
-            .iter()
-            .filter(|h| observe.matches(&h.method, &h.path))
+        let matching = || {
+            recorded
+                .iter()
+                .filter(|h| observe.matches(&h.method, &h.path))
+        };
+        let calls: Vec<&Hop> = matching()
             .filter(|h| match observe.over {
                 Window::Run => true,
                 Window::Step => own.iter().any(|o| o.caused(h) || o.in_flight(h)),
@@ -1117,10 +1152,21 @@ impl Runner {
             observe.method, observe.path
         );
         let count = calls.len();
-        if let Some(most) = observe.at_most.filter(|most| count > *most) {
+        // "At most" counts only the calls the step surely caused: another
+        // scenario's call made in the same moment is not this step's doing
+        // (it may be a token fetch after another scenario's 401). "At
+        // least" counts those made in flight too: a single-flight fetch
+        // another request began serves this step all the same.
+        let caused = match observe.over {
+            Window::Step => matching()
+                .filter(|h| own.iter().any(|o| o.caused(h)))
+                .count(),
+            Window::Run | Window::Scenario => count,
+        };
+        if let Some(most) = observe.at_most.filter(|most| caused > *most) {
             return Err(Mismatch {
                 expected: format!("at most {most} {what}"),
-                actual: format!("{count} calls"),
+                actual: format!("{caused} calls"),
             });
         }
         if let Some(least) = observe.at_least.filter(|least| count < *least) {
@@ -1543,26 +1589,39 @@ pub fn check_ids(scenarios: &[Scenario]) -> BTreeSet<String> {
 mod tests {
     use super::*;
 
+    /// With trace ids nothing runs alone; without, what observes does.
+    /// The token cache is held by the scenario that bounds token requests
+    /// and by the steps that drop the token, nothing else.
     #[test]
-    fn scenarios_that_count_every_call_during_a_step_run_alone() {
+    fn only_the_token_cache_is_taken_in_turns_when_calls_carry_trace_ids() {
         let scenarios = crate::scenario::bundled().unwrap();
         let by_id = |id: &str| scenarios.iter().find(|s| s.id == id).unwrap();
-        // Count the token requests of a step, whoever caused them.
-        assert!(runs_alone(by_id("core.chat.token-reuse"), false));
-        assert!(runs_alone(by_id("core.chat.upstream"), false));
-        // Counts only its own calls: runs alone only when they cannot be
-        // told apart by trace.
-        let mut own_only = by_id("core.chat.token-reuse").clone();
-        for step in &mut own_only.steps {
-            if let Some(observe) = &mut step.observe {
-                observe.over = Window::Scenario;
-            }
+        for id in [
+            "core.chat.token-reuse",
+            "core.chat.upstream",
+            "strict.jwks-refresh",
+        ] {
+            assert!(!runs_alone(by_id(id), false), "{id}");
+            assert!(runs_alone(by_id(id), true), "{id}");
         }
-        let own_only = &own_only;
-        assert!(!runs_alone(own_only, false));
-        assert!(runs_alone(own_only, true));
-        let plain = by_id("core.own-group");
-        assert!(!runs_alone(plain, true));
+        assert!(!runs_alone(by_id("core.own-group"), true));
+        assert!(counts_token_requests(by_id("core.chat.token-reuse")));
+        assert!(!counts_token_requests(by_id("core.chat.upstream")));
+        assert!(!counts_token_requests(by_id("core.own-group")));
+        let upstream = by_id("core.chat.upstream");
+        let dropping: Vec<&str> = upstream
+            .steps
+            .iter()
+            .filter(|s| drops_the_token(s))
+            .filter_map(|s| s.check.as_ref().map(|c| c.id.as_str()))
+            .collect();
+        assert_eq!(
+            dropping,
+            [
+                "core.chat.upstream.unauthorized-retry",
+                "core.chat.upstream.unauthorized-new-token"
+            ]
+        );
     }
 
     fn hop(from: &str, method: &str, path: &str, started_ms: u64, duration_ms: u64) -> Hop {

@@ -219,6 +219,22 @@ pub const CONTRACT: &[ContractRule] = &[
     ),
 ];
 
+/// Where a contract rule is stated: its anchor in `docs/contract.md`
+/// ("CONTRACT Common rules: error body" → `common-rules-error-body`);
+/// `None` for a rule that is not the contract's.
+pub fn anchor(rule: &str) -> Option<String> {
+    let name = rule.strip_prefix("CONTRACT ")?;
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    Some(slug.trim_matches('-').to_owned())
+}
+
 /// RFCs the contract builds on: a strict check may cite a section of one.
 pub const RFCS: &[u16] = &[6749, 6750, 7009, 7517, 7519, 7662, 8414, 8725, 9068];
 
@@ -294,6 +310,29 @@ pub fn matrix<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every contract rule a check may name is stated in the project's
+    /// own docs/contract.md, at the anchor reports link to.
+    #[test]
+    fn every_contract_rule_has_its_place_in_docs_contract_md() {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/contract.md"),
+        )
+        .expect("docs/contract.md");
+        for rule in CONTRACT {
+            let anchor = anchor(rule.name).expect("a contract rule");
+            assert!(
+                text.contains(&format!("<a id=\"{anchor}\"></a>")),
+                "{} has no anchor #{anchor} in docs/contract.md",
+                rule.name
+            );
+        }
+        assert_eq!(
+            anchor("CONTRACT Common rules: WWW-Authenticate").as_deref(),
+            Some("common-rules-www-authenticate")
+        );
+        assert_eq!(anchor("RFC 6749 §5.2"), None);
+    }
 
     #[test]
     fn core_and_strict_name_the_contract_or_an_rfc() {

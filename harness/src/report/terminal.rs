@@ -76,7 +76,10 @@ pub fn failure_details(check: &CheckOutcome) -> String {
         );
     }
     if !check.rule.is_empty() {
-        let _ = writeln!(text, "  rule:     {}", check.rule);
+        // Where the contract states it, in the project's own words.
+        let place = crate::rules::anchor(&check.rule)
+            .map_or_else(String::new, |a| format!(" (docs/contract.md#{a})"));
+        let _ = writeln!(text, "  rule:     {}{place}", check.rule);
     }
     if let (Some(expected), Some(actual)) = (&check.expected, &check.actual) {
         if generated {
@@ -187,6 +190,9 @@ pub fn rules_matrix(checks: &std::collections::BTreeSet<(String, Level, String)>
         let _ = writeln!(text, "{rule}  ({} checks)", checks.len());
         if let Some(contract) = crate::rules::CONTRACT.iter().find(|r| r.name == rule) {
             let _ = writeln!(text, "  {}", contract.text);
+            if let Some(anchor) = crate::rules::anchor(rule) {
+                let _ = writeln!(text, "  docs/contract.md#{anchor}");
+            }
         }
         for (id, level) in checks {
             let _ = writeln!(text, "    {level:9} {id}");

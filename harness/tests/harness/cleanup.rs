@@ -138,12 +138,17 @@ async fn an_interrupted_run_cleans_up_too() {
     .unwrap();
     let mut cmd = command(&stack, &["--only", "core.members."]);
     let output = tokio::task::spawn_blocking(move || {
-        let child = cmd
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        // A run that ends before any step reached the auth-api (it failed
+        // to start) is not waited on for ever: its output says why.
         while !reached.load(std::sync::atomic::Ordering::SeqCst) {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
         Command::new("kill")

@@ -50,6 +50,7 @@
 //! - `error`: [`HarnessError`]: what makes the harness itself fail (exit 2).
 
 mod attacks;
+pub mod clauses;
 mod client;
 mod error;
 mod expect;

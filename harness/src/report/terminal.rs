@@ -173,7 +173,8 @@ pub fn summary_line(report: &RunReport) -> String {
 }
 
 /// `conformance rules`: each rule with the checks that enforce it, by
-/// level; then the contract's rules without a check.
+/// level; a contract rule clause by clause, each clause with its anchor
+/// and its checks; then the rules and clauses left without a check.
 pub fn rules_matrix(checks: &std::collections::BTreeSet<(String, Level, String)>) -> String {
     let rows = crate::rules::matrix(
         checks
@@ -182,38 +183,74 @@ pub fn rules_matrix(checks: &std::collections::BTreeSet<(String, Level, String)>
     );
     let mut text = String::new();
     let mut unchecked = Vec::new();
-    for (rule, checks) in &rows {
-        if checks.is_empty() {
+    let mut bare_clauses = Vec::new();
+    for (rule, by_rule) in &rows {
+        let contract = crate::rules::CONTRACT.iter().find(|r| r.name == rule);
+        if by_rule.is_empty() {
             unchecked.push(rule.as_str());
-            continue;
         }
-        let _ = writeln!(text, "{rule}  ({} checks)", checks.len());
-        if let Some(contract) = crate::rules::CONTRACT.iter().find(|r| r.name == rule) {
-            let _ = writeln!(text, "  {}", contract.text);
-            if let Some(anchor) = crate::rules::anchor(rule) {
-                let _ = writeln!(text, "  docs/contract.md#{anchor}");
+        let Some(contract) = contract else {
+            let _ = writeln!(text, "{rule}  ({} checks)", by_rule.len());
+            for (id, level) in by_rule {
+                let _ = writeln!(text, "    {level:9} {id}");
+            }
+            continue;
+        };
+        let _ = writeln!(text, "{rule}  ({} checks)", by_rule.len());
+        let _ = writeln!(text, "  {}", contract.text);
+        if let Some(anchor) = crate::rules::anchor(rule) {
+            let _ = writeln!(text, "  docs/contract.md#{anchor}");
+        }
+        for clause in crate::clauses::of_rule(rule) {
+            let _ = writeln!(text, "  · {}  (#{})", clause.text, clause.id);
+            let mut any = false;
+            for pattern in clause.checks {
+                let matched: Vec<&(String, Level, String)> = checks
+                    .iter()
+                    .filter(|(id, _, _)| crate::clauses::matches(pattern, id))
+                    .collect();
+                match matched.as_slice() {
+                    [] => {}
+                    [(id, level, _)] => {
+                        let _ = writeln!(text, "      {level:9} {id}");
+                    }
+                    many => {
+                        let _ = writeln!(
+                            text,
+                            "      {:9} {pattern}  ({} checks)",
+                            many[0].1,
+                            many.len()
+                        );
+                    }
+                }
+                any |= !matched.is_empty();
+            }
+            if !any {
+                bare_clauses.push(clause.id);
+                let _ = writeln!(text, "      (no check)");
             }
         }
-        for (id, level) in checks {
-            let _ = writeln!(text, "    {level:9} {id}");
-        }
     }
-    if unchecked.is_empty() {
+    let rules = crate::rules::CONTRACT.len();
+    let clauses = crate::clauses::CLAUSES.len();
+    if unchecked.is_empty() && bare_clauses.is_empty() {
         let _ = writeln!(
             text,
-            "\nevery one of the {} rules of the contract has a check",
-            crate::rules::CONTRACT.len()
+            "\nevery one of the {rules} rules and {clauses} clauses of the contract has a check"
         );
         return text;
     }
     let _ = writeln!(
         text,
-        "\n{} of {} rules of the contract have a check; without one:",
-        crate::rules::CONTRACT.len() - unchecked.len(),
-        crate::rules::CONTRACT.len()
+        "\n{} of {rules} rules and {} of {clauses} clauses of the contract have a check; without one:",
+        rules - unchecked.len(),
+        clauses - bare_clauses.len(),
     );
     for rule in &unchecked {
         let _ = writeln!(text, "  {rule}");
+    }
+    for clause in &bare_clauses {
+        let _ = writeln!(text, "  docs/contract.md#{clause}");
     }
     text
 }
@@ -240,5 +277,16 @@ mod tests {
         assert!(checked.contains(&format!("1 of {} rules", crate::rules::CONTRACT.len())));
         assert!(unchecked.contains("  CONTRACT Chat-API step 3\n"), "{text}");
         assert!(!unchecked.contains("CONTRACT Chat-API step 2\n"), "{text}");
+        // Clause by clause: the sender clause has its check, the content
+        // clause none.
+        assert!(
+            checked.contains("(#step-2-sender)\n      core      core.chat.send.sender-mismatch\n"),
+            "{text}"
+        );
+        assert!(
+            unchecked.contains("docs/contract.md#step-3-content\n"),
+            "{text}"
+        );
+        assert!(!unchecked.contains("#step-2-sender\n"), "{text}");
     }
 }

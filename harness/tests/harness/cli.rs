@@ -334,9 +334,15 @@ fn every_check_names_its_rule_and_rules_prints_the_matrix() {
     );
     assert!(
         stdout.contains(&format!(
-            "every one of the {} rules of the contract has a check",
-            conformance::rules::CONTRACT.len()
+            "every one of the {} rules and {} clauses of the contract has a check",
+            conformance::rules::CONTRACT.len(),
+            conformance::clauses::CLAUSES.len()
         )),
+        "{stdout}"
+    );
+    // Clause by clause, each with its anchor and its checks.
+    assert!(
+        stdout.contains("(#step-2-sender)\n      core      core.chat.send.sender-mismatch\n"),
         "{stdout}"
     );
 }

@@ -15,7 +15,7 @@ use conformance::{AuthFault, ChatFault};
 use serde_json::{Value, json};
 
 use crate::faults::{bearer, is_service, json_of, with_json};
-use crate::helpers::{assert_caught_only, run_with_faults};
+use crate::helpers::{Layers, assert_caught_only, run_with_faults};
 
 // ---- plumbing --------------------------------------------------------------
 
@@ -32,7 +32,7 @@ fn rebuilt(mut parts: axum::http::request::Parts, body: &Value) -> Request {
     Request::from_parts(parts, Body::from(body.to_string()))
 }
 
-fn claims_of(request: &Request) -> Value {
+pub fn claims_of(request: &Request) -> Value {
     bearer(request)
         .and_then(|t| conformance::jwt::claims(&t))
         .unwrap_or_default()
@@ -58,7 +58,7 @@ fn answers(
     }
 }
 
-fn auth_answers(
+pub fn auth_answers(
     applies: fn(&Method, &str) -> bool,
     change: fn(&mut StatusCode, &mut Value),
 ) -> AuthFault {
@@ -66,7 +66,7 @@ fn auth_answers(
     Box::new(move |router, _| layer(router))
 }
 
-fn chat_answers(
+pub fn chat_answers(
     applies: fn(&Method, &str) -> bool,
     change: fn(&mut StatusCode, &mut Value),
 ) -> ChatFault {
@@ -74,7 +74,7 @@ fn chat_answers(
     Box::new(move |router, _| layer(router))
 }
 
-fn error(status: StatusCode, code: &str) -> Response {
+pub fn error(status: StatusCode, code: &str) -> Response {
     let body = json!({ "error": code, "error_description": "faulty" });
     (status, axum::Json(body)).into_response()
 }
@@ -109,11 +109,11 @@ fn keyed_send(request: &Request) -> Option<(String, String)> {
     Some((sub, key.to_owned()))
 }
 
-fn is_send(method: &Method, path: &str) -> bool {
+pub fn is_send(method: &Method, path: &str) -> bool {
     method == Method::POST && path.starts_with("/api/chat/groups/") && path.ends_with("/messages")
 }
 
-fn is_listing(method: &Method, path: &str) -> bool {
+pub fn is_listing(method: &Method, path: &str) -> bool {
     method == Method::GET && path.starts_with("/api/chat/groups/") && path.ends_with("/messages")
 }
 
@@ -155,17 +155,8 @@ fn sender_any_member() -> ChatFault {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sending_as_another_member_is_caught() {
-    let report = run_with_faults(None, Some(sender_any_member())).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.own-group.sender-another-member",
-            "core.own-group.refused-not-stored",
-        ],
-        &["core.own-group."],
-    );
+pub fn sending_as_another_member() -> Layers {
+    (None, Some(sender_any_member()))
 }
 
 /// A chat-api that counts the length of `content` before trimming it.
@@ -187,14 +178,8 @@ fn length_before_trimming() -> ChatFault {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn counting_before_trimming_is_caught() {
-    let report = run_with_faults(None, Some(length_before_trimming())).await;
-    assert_caught_only(
-        &report,
-        &["core.own-group.length-after-trimming"],
-        &["core.own-group."],
-    );
+pub fn counting_before_trimming() -> Layers {
+    (None, Some(length_before_trimming()))
 }
 
 /// A chat-api whose `Location` names the group's messages, not the new one.
@@ -214,15 +199,8 @@ fn location_without_id() -> ChatFault {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_location_without_the_message_is_caught() {
-    let report = run_with_faults(None, Some(location_without_id())).await;
-    assert_caught_only(
-        &report,
-        &["core.own-group.location"],
-        // The reference also serves the message at its Location.
-        &["core.own-group.", "reference.chat."],
-    );
+pub fn a_location_without_the_message() -> Layers {
+    (None, Some(location_without_id()))
 }
 
 /// A chat-api whose idempotent replay answers the first message but stores
@@ -255,14 +233,8 @@ fn replay_stores_again() -> ChatFault {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replay_that_stores_again_is_caught() {
-    let report = run_with_faults(None, Some(replay_stores_again())).await;
-    assert_caught_only(
-        &report,
-        &["core.own-group.replay-stores-nothing"],
-        &["core.own-group."],
-    );
+pub fn a_replay_that_stores_again() -> Layers {
+    (None, Some(replay_stores_again()))
 }
 
 /// A chat-api whose idempotency keys are global: the same key from another
@@ -298,14 +270,8 @@ fn keys_shared_by_senders() -> ChatFault {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_shared_across_senders_are_caught() {
-    let report = run_with_faults(None, Some(keys_shared_by_senders())).await;
-    assert_caught_only(
-        &report,
-        &["core.own-group.key-per-sender"],
-        &["core.own-group."],
-    );
+pub fn keys_shared_across_senders() -> Layers {
+    (None, Some(keys_shared_by_senders()))
 }
 
 /// A chat-api whose timestamps carry an offset other than UTC.
@@ -321,38 +287,19 @@ fn timestamps_not_utc() -> ChatFault {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn timestamps_outside_utc_are_caught() {
-    let report = run_with_faults(None, Some(timestamps_not_utc())).await;
-    assert_caught_only(
-        &report,
-        &["core.ids-and-times.message"],
-        // Every check of a send's created_at.
-        &[
-            "core.ids-and-times.",
-            "core.own-group.",
-            "core.chat.send.member",
-            "core.chat.idempotency.first",
-            "core.seed.send",
-        ],
-    );
+pub fn timestamps_outside_utc() -> Layers {
+    (None, Some(timestamps_not_utc()))
 }
 
 // ---- Chat-API: listing -----------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_listing_oldest_first_is_caught() {
+pub fn a_listing_oldest_first() -> Layers {
     let oldest_first = chat_answers(is_listing, |_, body| {
         if let Some(list) = body["messages"].as_array_mut() {
             list.reverse();
         }
     });
-    let report = run_with_faults(None, Some(oldest_first)).await;
-    assert_caught_only(
-        &report,
-        &["core.own-group.newest-first"],
-        &["core.own-group.", "core.chat.list."],
-    );
+    (None, Some(oldest_first))
 }
 
 /// A chat-api whose default page is 20 messages.
@@ -375,14 +322,8 @@ fn default_limit_20() -> ChatFault {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_default_page_other_than_50_is_caught() {
-    let report = run_with_faults(None, Some(default_limit_20())).await;
-    assert_caught_only(
-        &report,
-        &["core.own-group.default-limit"],
-        &["core.own-group."],
-    );
+pub fn a_default_page_other_than_50() -> Layers {
+    (None, Some(default_limit_20()))
 }
 
 /// A chat-api whose cursor skips the first message of the next page (as
@@ -408,18 +349,11 @@ fn cursor_skips_one() -> ChatFault {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cursor_walk_that_skips_messages_is_caught() {
-    let report = run_with_faults(None, Some(cursor_skips_one())).await;
-    assert_caught_only(
-        &report,
-        &["core.own-group.cursor-walk"],
-        &["core.own-group.", "core.chat.list."],
-    );
+pub fn a_cursor_walk_that_skips_messages() -> Layers {
+    (None, Some(cursor_skips_one()))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_path_uuid_answered_404_is_caught() {
+pub fn a_bad_path_uuid_answered_404() -> Layers {
     let fault: ChatFault = Box::new(|router, _| {
         router.layer(from_fn(|request: Request, next: Next| async move {
             let group = request.uri().path().split('/').nth(4).unwrap_or_default();
@@ -431,18 +365,12 @@ async fn a_bad_path_uuid_answered_404_is_caught() {
             next.run(request).await
         }))
     });
-    let report = run_with_faults(None, Some(fault)).await;
-    assert_caught_only(
-        &report,
-        &["core.bad-input.send-path", "core.bad-input.list-path"],
-        &["core.bad-input.", "strict.fuzz."],
-    );
+    (None, Some(fault))
 }
 
 // ---- Auth-API: groups and members --------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn members_in_another_order_are_caught() {
+pub fn members_in_another_order() -> Layers {
     let newest_first = auth_answers(
         |method, path| method == Method::GET && path.ends_with("/members"),
         |_, body| {
@@ -451,12 +379,7 @@ async fn members_in_another_order_are_caught() {
             }
         },
     );
-    let report = run_with_faults(Some(newest_first), None).await;
-    assert_caught_only(
-        &report,
-        &["core.own-group.members-order"],
-        &["core.own-group."],
-    );
+    (Some(newest_first), None)
 }
 
 /// An auth-api that lets a user add himself to any group.
@@ -478,14 +401,8 @@ fn self_join() -> AuthFault {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_non_member_adding_himself_is_caught() {
-    let report = run_with_faults(Some(self_join()), None).await;
-    assert_caught_only(
-        &report,
-        &["core.own-group.add-by-non-member"],
-        &["core.own-group."],
-    );
+pub fn a_non_member_adding_himself() -> Layers {
+    (Some(self_join()), None)
 }
 
 /// An auth-api that lets any service token manage members.
@@ -505,39 +422,19 @@ fn services_manage_members() -> AuthFault {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn services_managing_members_are_caught() {
-    let report = run_with_faults(Some(services_manage_members()), None).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.own-group.add-by-service",
-            "core.own-group.remove-by-service",
-        ],
-        &["core.own-group."],
-    );
+pub fn services_managing_members() -> Layers {
+    (Some(services_manage_members()), None)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn validation_answered_422_is_caught() {
+pub fn validation_answered_422() -> Layers {
     let fault = auth_answers(
         |method, path| method == Method::POST && path.starts_with("/api/auth/groups"),
         unprocessable,
     );
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.bad-input.create-group-malformed",
-            "core.bad-input.create-group-invalid",
-            "core.bad-input.add-member-invalid",
-        ],
-        &["core.bad-input.", "strict.fuzz."],
-    );
+    (Some(fault), None)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_login_that_tells_unknown_emails_apart_is_caught() {
+pub fn a_login_that_tells_unknown_emails_apart() -> Layers {
     let fault: AuthFault = Box::new(|router, _| {
         router.layer(from_fn(|request: Request, next: Next| async move {
             if request.uri().path() != "/auth/login" {
@@ -556,14 +453,12 @@ async fn a_login_that_tells_unknown_emails_apart_is_caught() {
             with_json(parts, &answer)
         }))
     });
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(&report, &["core.login.same-answer"], &["core.login."]);
+    (Some(fault), None)
 }
 
 // ---- Auth-API: admin ---------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_endpoints_answering_403_to_other_credentials_are_caught() {
+pub fn admin_endpoints_answering_403_to_other_credentials() -> Layers {
     let fault: AuthFault = Box::new(|router, state| {
         let admin = state.admin_token().cloned();
         router.layer(from_fn(move |request: Request, next: Next| {
@@ -578,24 +473,10 @@ async fn admin_endpoints_answering_403_to_other_credentials_are_caught() {
             }
         }))
     });
-    let report = run_with_faults(Some(fault), None).await;
-    let expected: Vec<String> = [
-        "create-user",
-        "create-client",
-        "delete-user",
-        "delete-client",
-    ]
-    .iter()
-    .flat_map(|e| {
-        ["user-token", "service-token", "no-token"].map(|w| format!("core.admin.{e}.{w}"))
-    })
-    .collect();
-    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-    assert_caught_only(&report, &expected, &["core.admin.", "strict.fuzz."]);
+    (Some(fault), None)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn emails_compared_with_their_case_are_caught() {
+pub fn emails_compared_with_their_case() -> Layers {
     let fault: AuthFault = Box::new(|router, _| {
         router.layer(from_fn(|request: Request, next: Next| async move {
             if request.method() != Method::POST || request.uri().path() != "/admin/users" {
@@ -610,12 +491,7 @@ async fn emails_compared_with_their_case_are_caught() {
             next.run(rebuilt(parts, &body)).await
         }))
     });
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &["core.admin.duplicate-email-other-case"],
-        &["core.admin."],
-    );
+    (Some(fault), None)
 }
 
 /// An auth-api whose DELETE answers 204 and deletes nothing.
@@ -630,45 +506,17 @@ fn deletes_nothing(prefix: &'static str) -> AuthFault {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_user_delete_that_keeps_the_user_is_caught() {
-    let report = run_with_faults(Some(deletes_nothing("/admin/users/")), None).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.admin.deleted-user-token-auth",
-            "core.admin.deleted-user-token-chat",
-            "core.admin.deleted-user-token-inactive",
-            "core.admin.deleted-user-groups-gone",
-            "core.admin.deleted-user-memberships-gone",
-            "core.admin.delete-user-unknown",
-        ],
-        // The fuzzing of the same endpoint sees bad input answered 204.
-        &["core.admin.", "strict.fuzz.auth.delete-admin-users-id."],
-    );
+pub fn a_user_delete_that_keeps_the_user() -> Layers {
+    (Some(deletes_nothing("/admin/users/")), None)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_delete_that_keeps_the_client_is_caught() {
-    let report = run_with_faults(Some(deletes_nothing("/admin/clients/")), None).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.admin.deleted-client-token-refused",
-            "core.admin.deleted-client-no-token",
-            "core.admin.delete-client-unknown",
-        ],
-        &[
-            "core.admin.",
-            "strict.fuzz.auth.delete-admin-clients-client_id.",
-        ],
-    );
+pub fn a_client_delete_that_keeps_the_client() -> Layers {
+    (Some(deletes_nothing("/admin/clients/")), None)
 }
 
 // ---- Auth-API: introspection and revocation --------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn introspection_and_revocation_without_client_auth_are_caught() {
+pub fn introspection_and_revocation_without_client_auth() -> Layers {
     let fault: AuthFault = Box::new(|router, _| {
         router.layer(from_fn(|request: Request, next: Next| async move {
             let path = request.uri().path();
@@ -684,23 +532,10 @@ async fn introspection_and_revocation_without_client_auth_are_caught() {
             next.run(request).await
         }))
     });
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &[
-            "strict.introspection.needs-client-auth",
-            "strict.revocation.needs-client-auth",
-        ],
-        &[
-            "strict.introspection.",
-            "strict.revocation.",
-            "strict.fuzz.",
-        ],
-    );
+    (Some(fault), None)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn introspection_without_client_id_and_scope_is_caught() {
+pub fn introspection_without_client_id_and_scope() -> Layers {
     let fault = auth_answers(
         |_, path| path == "/oauth/introspect",
         |_, body| {
@@ -710,12 +545,7 @@ async fn introspection_without_client_id_and_scope_is_caught() {
             }
         },
     );
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &["core.introspection.service-token"],
-        &["core.introspection."],
-    );
+    (Some(fault), None)
 }
 
 /// An auth-api whose group endpoints do not ask whether a token was
@@ -757,23 +587,13 @@ fn revocation_only_at_me() -> AuthFault {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revocation_honoured_only_at_me_is_caught() {
-    let report = run_with_faults(Some(revocation_only_at_me()), None).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.revocation.group-refuses",
-            "core.revocation.members-refuses",
-        ],
-        &["core.revocation."],
-    );
+pub fn revocation_honoured_only_at_me() -> Layers {
+    (Some(revocation_only_at_me()), None)
 }
 
 // ---- Tokens and metadata -------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expires_in_that_lies_is_caught() {
+pub fn an_expires_in_that_lies() -> Layers {
     let fault = auth_answers(
         |_, path| path == "/auth/login" || path == "/oauth/token",
         |status, body| {
@@ -782,19 +602,10 @@ async fn an_expires_in_that_lies_is_caught() {
             }
         },
     );
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.issued-tokens.user-lifetime",
-            "core.issued-tokens.service-lifetime",
-        ],
-        &["core.issued-tokens."],
-    );
+    (Some(fault), None)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_jwks_that_does_not_verify_the_tokens_is_caught() {
+pub fn a_jwks_that_does_not_verify_the_tokens() -> Layers {
     let fixtures = conformance::dev_key_path().with_file_name("other-ed25519.pem");
     let other = reference_shared::SigningKey::from_file(&fixtures).unwrap();
     let other = serde_json::to_value(other.jwks()).unwrap()["keys"][0].clone();
@@ -822,36 +633,20 @@ async fn a_jwks_that_does_not_verify_the_tokens_is_caught() {
             }
         }))
     });
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.issued-tokens.user-signed",
-            "core.issued-tokens.service-signed",
-        ],
-        &[
-            "core.issued-tokens.",
-            "strict.jwt.",
-            "strict.jwks",
-            "strict.attacks.",
-        ],
-    );
+    (Some(fault), None)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metadata_missing_a_field_is_caught() {
+pub fn metadata_missing_a_field() -> Layers {
     let fault = auth_answers(
         |_, path| path == "/.well-known/oauth-authorization-server",
         |_, body| {
             body.as_object_mut().unwrap().remove("revocation_endpoint");
         },
     );
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(&report, &["core.discovery.metadata"], &["core.discovery."]);
+    (Some(fault), None)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_issuer_other_than_the_tokens_is_caught() {
+pub fn an_issuer_other_than_the_tokens() -> Layers {
     let fault = auth_answers(
         |_, path| path == "/.well-known/oauth-authorization-server",
         |_, body| {
@@ -859,19 +654,10 @@ async fn an_issuer_other_than_the_tokens_is_caught() {
             body["issuer"] = json!(issuer);
         },
     );
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.issued-tokens.user-subject-and-issuer",
-            "core.issued-tokens.service-issuer",
-        ],
-        &["core.issued-tokens.", "strict.tokens."],
-    );
+    (Some(fault), None)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn answers_in_another_media_type_are_caught() {
+pub fn answers_in_another_media_type() -> Layers {
     let fault: AuthFault = Box::new(|router, _| {
         router.layer(from_fn(|request: Request, next: Next| async move {
             let path = request.uri().path().to_owned();
@@ -887,24 +673,7 @@ async fn answers_in_another_media_type_are_caught() {
             response
         }))
     });
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.issued-tokens.login-json",
-            "core.issued-tokens.token-json",
-            "core.errors.auth-not-found",
-            "core.errors.oauth",
-        ],
-        // RFC 6749 §5.2's errors are JSON too, and a wrong method's.
-        &[
-            "core.issued-tokens.",
-            "core.errors.",
-            "core.bad-input.auth-wrong-method",
-            "strict.oauth-errors.",
-            "strict.fuzz.",
-        ],
-    );
+    (Some(fault), None)
 }
 
 // ---- The Principal rule ----------------------------------------------------------
@@ -931,8 +700,7 @@ async fn a_user_token_without_type_accepted_is_caught() {
     assert_caught_only(&report, &expected, &["strict.jwt.user-without-type."]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_non_uuid_user_sub_taken_for_a_service_is_caught() {
+pub fn a_non_uuid_user_sub_taken_for_a_service() -> Layers {
     let (auth, chat) = both(|claims| {
         let sub = claims["sub"].as_str().unwrap_or_default().to_owned();
         if claims.get("client_id").is_some()
@@ -948,19 +716,10 @@ async fn a_non_uuid_user_sub_taken_for_a_service_is_caught() {
         map.insert("scope".to_owned(), json!("groups:read"));
         true
     });
-    let report = run_with_faults(Some(auth), Some(chat)).await;
-    assert_caught_only(
-        &report,
-        &[
-            "strict.jwt.user-non-uuid-sub.group",
-            "strict.jwt.user-non-uuid-sub.members",
-        ],
-        &["strict.jwt.user-non-uuid-sub.", "strict.jwt.no-sub."],
-    );
+    (Some(auth), Some(chat))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_id_trusted_over_the_sub_is_caught() {
+pub fn a_client_id_trusted_over_the_sub() -> Layers {
     let (auth, chat) = both(|claims| {
         let client = claims["client_id"].clone();
         if client.is_null() || claims["sub"] == client {
@@ -973,24 +732,12 @@ async fn a_client_id_trusted_over_the_sub_is_caught() {
         map.insert("scope".to_owned(), json!("groups:read"));
         true
     });
-    let report = run_with_faults(Some(auth), Some(chat)).await;
-    assert_caught_only(
-        &report,
-        &[
-            "strict.jwt.service-client-id-mismatch.group",
-            "strict.jwt.service-client-id-mismatch.members",
-        ],
-        &[
-            "strict.jwt.service-client-id-mismatch.",
-            "strict.jwt.client-id-mismatch.",
-        ],
-    );
+    (Some(auth), Some(chat))
 }
 
 // ---- Bad input everywhere ----------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_bodies_answered_422_at_login_members_and_admin_are_caught() {
+pub fn bad_bodies_answered_422_at_login_members_and_admin() -> Layers {
     let fault = auth_answers(
         |method, path| {
             method == Method::POST
@@ -1000,23 +747,10 @@ async fn bad_bodies_answered_422_at_login_members_and_admin_are_caught() {
         },
         unprocessable,
     );
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.bad-input.login-malformed",
-            "core.bad-input.login-invalid",
-            "core.bad-input.add-member-malformed",
-            "core.admin.create-user-malformed",
-            "core.admin.create-user-invalid",
-            "core.admin.create-client-malformed",
-        ],
-        &["core.bad-input.", "core.admin.", "strict.fuzz."],
-    );
+    (Some(fault), None)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_path_uuids_answered_404_at_the_auth_api_are_caught() {
+pub fn bad_path_uuids_answered_404_at_the_auth_api() -> Layers {
     let fault: AuthFault = Box::new(|router, _| {
         router.layer(from_fn(|request: Request, next: Next| async move {
             let path = request.uri().path();
@@ -1033,49 +767,15 @@ async fn bad_path_uuids_answered_404_at_the_auth_api_are_caught() {
             next.run(request).await
         }))
     });
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.bad-input.add-member-path",
-            "core.bad-input.remove-member-group-path",
-            "core.bad-input.remove-member-user-path",
-            "core.admin.delete-user-path",
-            "core.group.malformed-id",
-            "core.members.malformed-id",
-        ],
-        &[
-            "core.bad-input.",
-            "core.admin.",
-            "core.group.",
-            "core.members.",
-            "strict.fuzz.",
-        ],
-    );
+    (Some(fault), None)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_messages_answered_422_are_caught() {
+pub fn bad_messages_answered_422() -> Layers {
     let fault = chat_answers(is_send, unprocessable);
-    let report = run_with_faults(None, Some(fault)).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.bad-input.send-invalid",
-            "core.bad-input.send-wrong-type",
-        ],
-        &[
-            "core.bad-input.",
-            "core.chat.send.",
-            "core.own-group.",
-            "strict.fuzz.",
-            "reference.",
-        ],
-    );
+    (None, Some(fault))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_chat_api_refusing_in_plain_text_is_caught() {
+pub fn a_chat_api_refusing_in_plain_text() -> Layers {
     let fault: ChatFault = Box::new(|router, _| {
         router.layer(from_fn(|request: Request, next: Next| async move {
             let api = request.uri().path().starts_with("/api/");
@@ -1090,17 +790,7 @@ async fn a_chat_api_refusing_in_plain_text_is_caught() {
                 .unwrap()
         }))
     });
-    let report = run_with_faults(None, Some(fault)).await;
-    assert_caught_only(
-        &report,
-        &["core.errors.chat-unauthenticated"],
-        &[
-            "core.errors.",
-            "core.chat.",
-            "strict.www-authenticate.",
-            "strict.fuzz.",
-        ],
-    );
+    (None, Some(fault))
 }
 
 // ---- Ids and times -------------------------------------------------------------
@@ -1112,8 +802,7 @@ fn shifted(time: &Value) -> Option<Value> {
     Some(json!(time.with_timezone(&offset).to_rfc3339()))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auth_api_ids_and_times_in_other_forms_are_caught() {
+pub fn auth_api_ids_and_times_in_other_forms() -> Layers {
     let fault = auth_answers(
         |method, path| {
             method == Method::GET && (path == "/auth/me" || path.starts_with("/api/auth/groups/"))
@@ -1132,29 +821,10 @@ async fn auth_api_ids_and_times_in_other_forms_are_caught() {
             }
         },
     );
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.ids-and-times.me",
-            "core.ids-and-times.group",
-            "core.ids-and-times.members",
-        ],
-        &[
-            "core.ids-and-times.",
-            "core.me.",
-            "core.group.",
-            "core.members.",
-            "core.own-group.",
-            "core.issued-tokens.",
-            // A user token with a scope is still its user: the id compared.
-            "strict.jwt.user-with-scope.",
-        ],
-    );
+    (Some(fault), None)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn listings_outside_utc_are_caught() {
+pub fn listings_outside_utc() -> Layers {
     let fault = chat_answers(is_listing, |_, body| {
         for message in body["messages"].as_array_mut().into_iter().flatten() {
             if let Some(time) = shifted(&message["created_at"]) {
@@ -1162,18 +832,12 @@ async fn listings_outside_utc_are_caught() {
             }
         }
     });
-    let report = run_with_faults(None, Some(fault)).await;
-    assert_caught_only(
-        &report,
-        &["core.ids-and-times.listing"],
-        &["core.ids-and-times.", "core.chat.list.", "core.own-group."],
-    );
+    (None, Some(fault))
 }
 
 // ---- Revocation and introspection ---------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revocation_that_revokes_nothing_is_caught() {
+pub fn a_revocation_that_revokes_nothing() -> Layers {
     let fault: AuthFault = Box::new(|router, _| {
         router.layer(from_fn(|request: Request, next: Next| async move {
             let authenticated = request.headers().get(header::AUTHORIZATION).is_some();
@@ -1183,21 +847,7 @@ async fn a_revocation_that_revokes_nothing_is_caught() {
             next.run(request).await
         }))
     });
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.revocation.auth-refuses",
-            "core.revocation.chat-refuses",
-            "core.revocation.inactive",
-            "core.revocation.group-refuses",
-            "core.revocation.members-refuses",
-            "core.revocation.send-refuses",
-            "core.revocation.list-refuses",
-        ],
-        // Its fuzzing sees malformed revocations answered 200 too.
-        &["core.revocation.", "strict.fuzz.auth.post-oauth-revoke."],
-    );
+    (Some(fault), None)
 }
 
 /// An auth-api that tells the chat-api (a client named `chat-api-…`) every
@@ -1221,23 +871,11 @@ fn chat_trusts_signatures_alone() -> AuthFault {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_chat_api_that_ignores_revocation_is_caught() {
-    let report = run_with_faults(Some(chat_trusts_signatures_alone()), None).await;
-    assert_caught_only(
-        &report,
-        &[
-            "core.revocation.chat-refuses",
-            "core.revocation.send-refuses",
-            "core.revocation.list-refuses",
-            "core.admin.deleted-user-token-chat",
-        ],
-        &["core.revocation.", "core.admin."],
-    );
+pub fn a_chat_api_that_ignores_revocation() -> Layers {
+    (Some(chat_trusts_signatures_alone()), None)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_token_introspected_active_is_caught() {
+pub fn an_expired_token_introspected_active() -> Layers {
     let fault: AuthFault = Box::new(|router, _| {
         router.layer(from_fn(|request: Request, next: Next| async move {
             if request.uri().path() != "/oauth/introspect" {
@@ -1256,18 +894,12 @@ async fn an_expired_token_introspected_active_is_caught() {
                 .await
         }))
     });
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &["strict.jwt.expired.introspection"],
-        &["strict.jwt.expired.", "strict.introspection."],
-    );
+    (Some(fault), None)
 }
 
 // ---- The harness's accounts and issued tokens ---------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_answer_without_its_scope_is_caught() {
+pub fn a_token_answer_without_its_scope() -> Layers {
     let fault = auth_answers(
         |_, path| path == "/oauth/token",
         |status, body| {
@@ -1276,22 +908,10 @@ async fn a_token_answer_without_its_scope_is_caught() {
             }
         },
     );
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &["core.issued-tokens.reader-scope"],
-        &[
-            "core.issued-tokens.",
-            "core.token.",
-            "core.seed.",
-            "core.introspection.",
-            "strict.tokens.",
-        ],
-    );
+    (Some(fault), None)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn members_that_leave_out_the_caller_are_caught() {
+pub fn members_that_leave_out_the_caller() -> Layers {
     let fault: AuthFault = Box::new(|router, _| {
         router.layer(from_fn(|request: Request, next: Next| async move {
             let listing =
@@ -1308,24 +928,12 @@ async fn members_that_leave_out_the_caller_are_caught() {
             with_json(parts, &body)
         }))
     });
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &["core.issued-tokens.group-has-alice"],
-        &[
-            "core.issued-tokens.",
-            "core.members.",
-            "core.own-group.",
-            "core.groups.",
-            "core.ids-and-times.",
-            "core.admin.",
-        ],
-    );
+    (Some(fault), None)
 }
 
 /// A request with each token `issued` maps replaced by what it maps to:
 /// bearer tokens, and the `token` of an introspection or revocation form.
-async fn with_tokens_replaced(
+pub async fn with_tokens_replaced(
     request: Request,
     issued: &Mutex<std::collections::HashMap<String, String>>,
 ) -> Request {
@@ -1361,10 +969,18 @@ async fn with_tokens_replaced(
     Request::from_parts(parts, Body::from(form.join("&")))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn user_tokens_with_an_upper_case_subject_are_caught() {
-    // The auth-api hands out user tokens whose sub is upper-case (signed by
-    // its key); both services take each as the token it was made from.
+pub fn user_tokens_with_an_upper_case_subject() -> Layers {
+    tokens_rewritten("/auth/login", |_, claims| {
+        let upper = claims["sub"].as_str().unwrap_or_default().to_uppercase();
+        claims["sub"] = json!(upper);
+    })
+}
+
+/// The tokens the auth-api answers at `path` rewritten by `rewrite` (their
+/// header and claims) and signed again with its key; both services take
+/// each as the token it was made from, so only what looks at the token
+/// itself sees the change.
+pub fn tokens_rewritten(path: &'static str, rewrite: fn(&mut Value, &mut Value)) -> Layers {
     let issued: Arc<Mutex<std::collections::HashMap<String, String>>> = Arc::default();
     let key = reference_shared::SigningKey::from_file(&conformance::dev_key_path()).unwrap();
     let (at_auth, at_chat) = (issued.clone(), issued.clone());
@@ -1372,16 +988,15 @@ async fn user_tokens_with_an_upper_case_subject_are_caught() {
         router.layer(from_fn(move |request: Request, next: Next| {
             let (key, issued) = (key.clone(), at_auth.clone());
             async move {
-                let login = request.uri().path() == "/auth/login";
+                let picked = request.uri().path() == path;
                 let response = next.run(with_tokens_replaced(request, &issued).await).await;
-                if !login || response.status() != StatusCode::OK {
+                if !picked || response.status() != StatusCode::OK {
                     return response;
                 }
                 let (parts, mut body) = json_of(response).await;
                 let original = body["access_token"].as_str().unwrap_or_default().to_owned();
-                if let Some((header, mut claims)) = conformance::jwt::decode(&original) {
-                    let upper = claims["sub"].as_str().unwrap_or_default().to_uppercase();
-                    claims["sub"] = json!(upper);
+                if let Some((mut header, mut claims)) = conformance::jwt::decode(&original) {
+                    rewrite(&mut header, &mut claims);
                     let token = key.sign_raw(&header, &claims).unwrap();
                     issued.lock().unwrap().insert(token.clone(), original);
                     body["access_token"] = json!(token);
@@ -1396,21 +1011,7 @@ async fn user_tokens_with_an_upper_case_subject_are_caught() {
             async move { next.run(with_tokens_replaced(request, &issued).await).await }
         }))
     });
-    let report = run_with_faults(Some(auth), Some(chat)).await;
-    assert_caught_only(
-        &report,
-        &["core.issued-tokens.user-subject-and-issuer"],
-        // The harness's scoped copy of alice's token keeps the upper-case
-        // sub, which the services refuse.
-        &[
-            "core.issued-tokens.",
-            "core.introspection.",
-            "reference.jwt.",
-            "core.seed.",
-            "core.introspection.",
-            "strict.jwt.user-with-scope.",
-        ],
-    );
+    (Some(auth), Some(chat))
 }
 
 /// The trace id of a request's `traceparent`.
@@ -1517,8 +1118,7 @@ async fn admin_answers_with_other_statuses_are_caught() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replay_answered_with_another_id_is_caught() {
+pub fn a_replay_answered_with_another_id() -> Layers {
     let seen: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
     let fault: ChatFault = Box::new(move |router, _| {
         router.layer(from_fn(move |request: Request, next: Next| {
@@ -1538,12 +1138,7 @@ async fn a_replay_answered_with_another_id_is_caught() {
             }
         }))
     });
-    let report = run_with_faults(None, Some(fault)).await;
-    assert_caught_only(
-        &report,
-        &["core.own-group.replay"],
-        &["core.own-group.", "core.chat.idempotency.", "reference."],
-    );
+    (None, Some(fault))
 }
 
 // ---- Checks as strong as their names (issue 27) ------------------------------
@@ -1589,24 +1184,8 @@ fn step_logins_claim_hs256() -> AuthFault {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_user_token_that_names_a_symmetric_algorithm_is_caught() {
-    let report = run_with_faults(Some(step_logins_claim_hs256()), None).await;
-    assert_caught_only(
-        &report,
-        &["strict.tokens.user-token-header"],
-        // The steps that log in and use or verify their token.
-        &[
-            "core.login.",
-            "core.issued-tokens.",
-            "core.admin.",
-            "core.seed.",
-            "core.introspection.",
-            "strict.tokens.",
-            "strict.jwt.",
-            "strict.introspection.",
-        ],
-    );
+pub fn a_user_token_that_names_a_symmetric_algorithm() -> Layers {
+    (Some(step_logins_claim_hs256()), None)
 }
 
 /// A key set with a second key that carries its private member `d`.
@@ -1621,25 +1200,18 @@ fn jwks_with_a_private_second_key(_: &mut StatusCode, body: &mut Value) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_private_member_in_any_key_of_the_set_is_caught() {
+pub fn a_private_member_in_any_key_of_the_set() -> Layers {
     let fault = auth_answers(
         |method, path| method == Method::GET && path == "/.well-known/jwks.json",
         jwks_with_a_private_second_key,
     );
-    let report = run_with_faults(Some(fault), None).await;
-    assert_caught_only(
-        &report,
-        &["strict.tokens.jwks-public-only"],
-        &["strict.tokens."],
-    );
+    (Some(fault), None)
 }
 
 /// A chat-api that waits 6 s on a hanging auth-api (its timeout is past the
 /// contract's 5 s): the hang check's bound, 5 s and a margin of 0.5 s for
 /// the chat-api's own work and the network, catches it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_timeout_longer_than_five_seconds_is_caught() {
+pub fn a_timeout_longer_than_five_seconds() -> Layers {
     let fault: ChatFault = Box::new(|router, _| {
         router.layer(from_fn(|request: Request, next: Next| async move {
             let started = tokio::time::Instant::now();
@@ -1650,18 +1222,12 @@ async fn a_timeout_longer_than_five_seconds_is_caught() {
             response
         }))
     });
-    let report = run_with_faults(None, Some(fault)).await;
-    assert_caught_only(
-        &report,
-        &["core.chat.upstream.hang"],
-        &["core.chat.upstream."],
-    );
+    (None, Some(fault))
 }
 
 /// A chat-api that answers a send whose body is not JSON with 401, as if
 /// the valid token were the trouble.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_401_to_bad_input_with_a_valid_token_is_caught() {
+pub fn a_401_to_bad_input_with_a_valid_token() -> Layers {
     let fault: ChatFault = Box::new(|router, _| {
         router.layer(from_fn(|request: Request, next: Next| async move {
             if !is_send(request.method(), request.uri().path()) {
@@ -1676,15 +1242,5 @@ async fn a_401_to_bad_input_with_a_valid_token_is_caught() {
                 .await
         }))
     });
-    let report = run_with_faults(None, Some(fault)).await;
-    assert_caught_only(
-        &report,
-        &["strict.fuzz.chat.post-api-chat-groups-group_id-messages.malformed-json"],
-        &[
-            "core.bad-input.",
-            "core.chat.send.",
-            "strict.fuzz.",
-            "strict.www-authenticate.",
-        ],
-    );
+    (None, Some(fault))
 }

@@ -2,10 +2,12 @@
 //! seed's bug and five other plausible ones, each re-created by a layer
 //! around a reference service, so that no check passes vacuously.
 
+mod breaks;
 mod faults;
 mod helpers;
 
 mod catches;
+mod clauses;
 mod cleanup;
 mod cli;
 mod coverage;

@@ -204,7 +204,7 @@ pub fn rules_matrix(checks: &std::collections::BTreeSet<(String, Level, String)>
         for clause in crate::clauses::of_rule(rule) {
             let _ = writeln!(text, "  · {}  (#{})", clause.text, clause.id);
             let mut any = false;
-            for pattern in clause.checks {
+            for pattern in &clause.checks {
                 let matched: Vec<&(String, Level, String)> = checks
                     .iter()
                     .filter(|(id, _, _)| crate::clauses::matches(pattern, id))
@@ -226,13 +226,13 @@ pub fn rules_matrix(checks: &std::collections::BTreeSet<(String, Level, String)>
                 any |= !matched.is_empty();
             }
             if !any {
-                bare_clauses.push(clause.id);
+                bare_clauses.push(clause.id.as_str());
                 let _ = writeln!(text, "      (no check)");
             }
         }
     }
     let rules = crate::rules::CONTRACT.len();
-    let clauses = crate::clauses::CLAUSES.len();
+    let clauses = crate::clauses::all().len();
     if unchecked.is_empty() && bare_clauses.is_empty() {
         let _ = writeln!(
             text,

@@ -288,18 +288,13 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
         target
     };
     if let Some(url) = &args.observe {
-        let url = url.trim_end_matches('/').to_owned();
-        target.observer = Some(conformance::Observer::Remote(url.clone()));
-        target.faults = Some(url);
+        target = target.with_recorder(url);
     }
     if let Some(path) = &args.cacert {
         target.trust_ca_file(path)?;
     }
     if let Some(path) = &args.signing_key {
-        target.signing_key = Some(
-            reference_shared::SigningKey::from_file(path)
-                .map_err(|e| HarnessError::Config(e.to_string()))?,
-        );
+        target = target.with_signing_key_file(path)?;
     }
     let mut harness = Harness::new(target)
         .level(level)

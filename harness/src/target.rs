@@ -63,6 +63,26 @@ impl Target {
         self
     }
 
+    /// This target, with `conformance proxy` (its base URL) standing
+    /// between the chat-api and the auth-api: the checks that observe
+    /// their calls, and those that order the auth-api to fail, can run.
+    #[must_use]
+    pub fn with_recorder(mut self, url: &str) -> Self {
+        let url = url.trim_end_matches('/').to_owned();
+        self.observer = Some(Observer::Remote(url.clone()));
+        self.faults = Some(url);
+        self
+    }
+
+    /// This target, with the key its auth-api signs tokens with (PKCS#8
+    /// PEM), for the attacks that forge validly signed tokens.
+    pub fn with_signing_key_file(mut self, path: &Path) -> Result<Self, HarnessError> {
+        let key = reference_shared::SigningKey::from_file(path)
+            .map_err(|e| HarnessError::Config(format!("signing key {}: {e}", path.display())))?;
+        self.signing_key = Some(key);
+        Ok(self)
+    }
+
     /// Trusts the CA certificates in this PEM file too.
     pub fn trust_ca_file(&mut self, path: &Path) -> Result<(), HarnessError> {
         let pem = std::fs::read(path)

@@ -71,3 +71,18 @@ fn holds_admin_token(text: &str) -> bool {
         rest.len() >= 32 && rest[..32].bytes().all(|b| b.is_ascii_hexdigit())
     })
 }
+
+/// The chat-api reaches its auth-api through the recorder (another address
+/// than the issuer's) and is given no issuer: it takes the one the
+/// auth-api's metadata publishes, and the pair passes every check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_api_behind_a_proxy_learns_its_issuer_from_the_metadata() {
+    let report = run_against(StackOptions {
+        store: Some(StoreChoice::Embedded),
+        configure_chat: Some(Box::new(|config| config.issuer = None)),
+        ..StackOptions::default()
+    })
+    .await;
+    assert!(failed(&report).is_empty(), "{:?}", failed(&report));
+    assert_eq!(report.summary.skipped, 0);
+}

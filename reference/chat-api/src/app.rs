@@ -49,11 +49,11 @@ impl Application {
             config.upstream_timeout(),
             extra_roots,
         );
-        let issuer = config
-            .issuer
-            .clone()
-            .unwrap_or_else(|| auth.base().to_owned());
-        let keys = KeyCache::new(&issuer, &config.audience, config.token_leeway);
+        let keys = KeyCache::new(
+            config.issuer.as_deref(),
+            &config.audience,
+            config.token_leeway,
+        );
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;

@@ -41,7 +41,9 @@ pub struct Config {
     #[arg(long, env = "CHAT_API_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Secret,
 
-    /// The issuer user tokens must carry; unset, the auth-api's base URL.
+    /// The issuer user tokens must carry; unset, the `issuer` the
+    /// auth-api's RFC 8414 metadata publishes (so that a proxy or an
+    /// internal address between the two changes nothing).
     #[arg(long, env = "CHAT_API_ISSUER")]
     pub issuer: Option<String>,
 

@@ -28,7 +28,10 @@ pub enum VerifyError {
 /// The cached verifier.
 #[derive(Debug)]
 pub struct KeyCache {
-    issuer: String,
+    /// The issuer configured; `None`: the one the auth-api's metadata
+    /// publishes, learnt with the first keys.
+    issuer: Option<String>,
+    published: RwLock<Option<String>>,
     audience: String,
     leeway: u64,
     verifier: RwLock<Option<Arc<Verifier>>>,
@@ -37,10 +40,12 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
-    /// An empty cache for tokens of this issuer and audience.
-    pub fn new(issuer: &str, audience: &str, leeway: u64) -> Self {
+    /// An empty cache for tokens of this issuer (`None`: the one the
+    /// auth-api's metadata publishes) and audience.
+    pub fn new(issuer: Option<&str>, audience: &str, leeway: u64) -> Self {
         Self {
-            issuer: issuer.to_owned(),
+            issuer: issuer.map(str::to_owned),
+            published: RwLock::new(None),
             audience: audience.to_owned(),
             leeway,
             verifier: RwLock::new(None),
@@ -58,6 +63,20 @@ impl KeyCache {
             stale => within(self.refresh(auth, stale)).await?,
         };
         Ok(verifier.verify(token)?)
+    }
+
+    /// The issuer tokens must carry: the configured one, else the one the
+    /// auth-api's metadata publishes (asked once, then kept).
+    async fn issuer(&self, auth: &AuthClient) -> Result<String, UpstreamError> {
+        if let Some(issuer) = &self.issuer {
+            return Ok(issuer.clone());
+        }
+        if let Some(issuer) = self.published.read().await.clone() {
+            return Ok(issuer);
+        }
+        let issuer = auth.published_issuer().await?;
+        *self.published.write().await = Some(issuer.clone());
+        Ok(issuer)
     }
 
     async fn refresh(
@@ -81,8 +100,12 @@ impl KeyCache {
             }
             _ => {}
         }
-        let jwks = match auth.jwks().await {
-            Ok(jwks) => jwks,
+        let fetched = match self.issuer(auth).await {
+            Ok(issuer) => auth.jwks().await.map(|jwks| (issuer, jwks)),
+            Err(failure) => Err(failure),
+        };
+        let (issuer, jwks) = match fetched {
+            Ok(fetched) => fetched,
             Err(failure) => {
                 *last_fetch = Some((Instant::now(), Some(failure.clone())));
                 return Err(failure);
@@ -90,7 +113,7 @@ impl KeyCache {
         };
         *last_fetch = Some((Instant::now(), None));
         let verifier =
-            Arc::new(Verifier::new(&jwks, &self.issuer, &self.audience).with_leeway(self.leeway));
+            Arc::new(Verifier::new(&jwks, &issuer, &self.audience).with_leeway(self.leeway));
         *self.verifier.write().await = Some(verifier.clone());
         tracing::info!("fetched the auth-api's keys");
         Ok(verifier)

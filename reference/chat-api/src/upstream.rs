@@ -361,6 +361,31 @@ impl AuthClient {
         Ok(response.json().await?)
     }
 
+    /// The issuer the auth-api's RFC 8414 metadata publishes: what its
+    /// tokens carry in `iss`, whatever address this service reaches it at.
+    pub async fn published_issuer(&self) -> Result<String, UpstreamError> {
+        let response = crate::trace::traced(self.http.get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            self.base
+        )))
+        .send()
+        .await?;
+        if !response.status().is_success() {
+            return Err(UpstreamError::BadAnswer(format!(
+                "the authorization server metadata answered {}",
+                response.status()
+            )));
+        }
+        let metadata: serde_json::Value = response.json().await?;
+        metadata["issuer"]
+            .as_str()
+            .filter(|issuer| !issuer.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                UpstreamError::BadAnswer("the authorization server metadata names no issuer".into())
+            })
+    }
+
     /// Whether the auth-api answers its health check.
     pub async fn healthy(&self) -> bool {
         self.http

@@ -117,6 +117,39 @@ fn hello() -> Value {
     json!({ "content": "Hello via OAuth!" })
 }
 
+/// Given no issuer, the chat-api takes the one the auth-api's RFC 8414
+/// metadata publishes, not the address it reaches the auth-api at (a
+/// proxy, an internal service name): tokens of that issuer are taken,
+/// tokens naming the address are not.
+#[tokio::test]
+async fn without_an_issuer_the_metadata_names_it() {
+    let auth = FakeAuth::healthy().await;
+    let published = "https://auth.example";
+    Mock::given(method("GET"))
+        .and(path("/.well-known/oauth-authorization-server"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "issuer": published })))
+        .mount(&auth.server)
+        .await;
+    let chat = spawn_chat(&auth.server.uri(), Store::Sqlite, |config| {
+        config.issuer = None;
+    })
+    .await;
+    let token = user_token(dev_key(), published, auth.alice);
+    let sent = chat.send(&token, auth.group, &hello(), None).await;
+    expect_json(sent, StatusCode::CREATED).await;
+    let sent = chat
+        .send(&auth.alice_token(), auth.group, &hello(), None)
+        .await;
+    assert_eq!(sent.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        auth.requests_to("/.well-known/oauth-authorization-server")
+            .await
+            .len(),
+        1,
+        "the metadata is asked once"
+    );
+}
+
 #[tokio::test]
 async fn the_token_request_is_client_credentials_with_basic_and_groups_read() {
     let auth = FakeAuth::healthy().await;

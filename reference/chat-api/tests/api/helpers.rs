@@ -102,6 +102,9 @@ fn init_test_log() {
 pub async fn spawn_chat(auth_url: &str, store: Store, adjust: impl FnOnce(&mut Config)) -> Chat {
     init_test_log();
     let mut config = Config::local(auth_url, CLIENT_ID, CLIENT_SECRET);
+    // The fakes' tokens carry the fake's URL as their issuer; a test of
+    // the issuer the metadata publishes sets this back to `None`.
+    config.issuer = Some(auth_url.to_owned());
     adjust(&mut config);
     // The view opens first: it creates the SQLite file and applies the
     // migrations, which the service then finds applied.

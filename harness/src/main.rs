@@ -425,7 +425,7 @@ async fn serve(store: StoreChoice) -> Result<u8, HarnessError> {
         println!("admin token: {}", admin.expose());
     }
     println!(
-        "accounts: {} (development fixtures; see README)",
+        "accounts: {} (development fixtures; see docs/reference-services.md)",
         seed.display()
     );
     println!("Ctrl-C stops both.");

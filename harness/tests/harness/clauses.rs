@@ -31,7 +31,10 @@ impl Fault {
             // What a new row's family should be: every failed check.
             println!("failed {name}: {:?}", crate::helpers::failed(&report));
             if let Ok(id) = std::env::var("CONFORMANCE_FAULT_SHOW") {
-                println!("{:#?}", crate::helpers::outcome(&report, &id));
+                println!(
+                    "{}",
+                    conformance::report::failure_details(crate::helpers::outcome(&report, &id))
+                );
             }
         }
         assert_caught_only(&report, self.caught_by, self.family);

@@ -72,6 +72,10 @@ pub fn dev_key_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/keys/dev-ed25519.pem")
 }
 
+/// The development key itself, inside the binary: the embedded reference
+/// needs no source tree (an installed `conformance run` works anywhere).
+const DEV_KEY_PEM: &[u8] = include_bytes!("../../fixtures/keys/dev-ed25519.pem");
+
 fn stack_error(e: impl std::fmt::Display) -> HarnessError {
     HarnessError::Stack(format!("{e:#}"))
 }
@@ -99,8 +103,13 @@ impl ReferenceStack {
             )
         };
         let admin_token = Secret::new(format!("admin-{}", Uuid::new_v4().simple()));
+        let key = match &options.signing_key {
+            Some(path) => reference_shared::SigningKey::from_file(path),
+            None => reference_shared::SigningKey::from_pem(DEV_KEY_PEM),
+        }
+        .map_err(stack_error)?;
         let key_path = options.signing_key.unwrap_or_else(dev_key_path);
-        let mut auth_config = auth_api::Config::local(key_path.clone());
+        let mut auth_config = auth_api::Config::local(key_path);
         auth_config.database_url = postgres.as_ref().map(|p| p.url().to_owned());
         auth_config.admin_token = Some(admin_token.clone());
         auth_config.seed = options.seed;
@@ -108,7 +117,7 @@ impl ReferenceStack {
             configure(&mut auth_config);
         }
         let audience = auth_config.audience.clone();
-        let auth = auth_api::Application::build(auth_config)
+        let auth = auth_api::Application::build_with_key(auth_config, key.clone())
             .await
             .map_err(stack_error)?;
         let auth_url = auth.url();
@@ -173,9 +182,7 @@ impl ReferenceStack {
                 accounts: None,
                 observer: Some(Observer::Local(recorder)),
                 faults: Some(proxy_url.clone()),
-                signing_key: Some(
-                    reference_shared::SigningKey::from_file(&key_path).map_err(stack_error)?,
-                ),
+                signing_key: Some(key),
                 ca_pem: None,
             },
             _stops: vec![auth_stop, chat_stop],

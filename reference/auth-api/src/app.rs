@@ -21,6 +21,13 @@ impl Application {
     /// binds the listener. Every failure says what to fix.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let key = SigningKey::from_file(&config.signing_key)?;
+        Self::build_with_key(config, key).await
+    }
+
+    /// As [`Self::build`], with the signing key given rather than read from
+    /// `config.signing_key` (the harness's embedded reference, whose
+    /// development key is inside its binary).
+    pub async fn build_with_key(config: Config, key: SigningKey) -> anyhow::Result<Self> {
         let store = match &config.database_url {
             Some(url) => store::connect(url).await,
             None => store::connect("sqlite::memory:").await,

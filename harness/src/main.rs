@@ -152,6 +152,10 @@ struct RunArgs {
     /// list them) instead of deleting them at the end.
     #[arg(long)]
     keep_accounts: bool,
+    /// Print the failures that do not gate the run in full too (by
+    /// default they are listed after the verdict).
+    #[arg(long)]
+    all_failures: bool,
     /// Fail the run when a gated check was skipped (no --observe, no
     /// --signing-key, a MAY declined…): for a gate that must be complete.
     /// The summary says what was skipped and why either way.
@@ -346,7 +350,11 @@ async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessErr
                 .to_owned(),
         });
     }
-    print!("{}", report::summary_line(&report));
+    if args.all_failures {
+        print!("{}", report::summary_all(&report));
+    } else {
+        print!("{}", report::summary_line(&report));
+    }
     let writers: [(&Option<PathBuf>, WriteReport); 4] = [
         (&args.json, report::write_json),
         (&args.html, report::write_html),

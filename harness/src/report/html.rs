@@ -101,21 +101,88 @@ pub fn html(report: &RunReport) -> String {
         }
         out.push_str("</table>");
     }
+    causes(&mut out, report);
     summary_table(&mut out, report);
     gating(&mut out, report);
     out.push_str("<h2>Scenarios</h2><label><input type=\"checkbox\" id=\"only-failures\"> only failures</label>");
-    let mut scenarios: Vec<(&str, Vec<&CheckOutcome>)> = Vec::new();
-    for check in &report.checks {
-        match scenarios.last_mut() {
-            Some((id, checks)) if *id == check.scenario_id => checks.push(check),
-            _ => scenarios.push((check.scenario_id.as_str(), vec![check])),
-        }
-    }
-    for (id, checks) in scenarios {
+    for (id, checks) in scenarios(report) {
         scenario(&mut out, id, &checks);
     }
     let _ = writeln!(out, "<script>{SCRIPT}</script></body></html>");
     out
+}
+
+/// Each scenario once, with all its checks (they finish interleaved):
+/// those with failures first, the most severe first, then the others in
+/// the order they were first seen.
+fn scenarios(report: &RunReport) -> Vec<(&str, Vec<&CheckOutcome>)> {
+    let mut scenarios: Vec<(&str, Vec<&CheckOutcome>)> = Vec::new();
+    for check in &report.checks {
+        match scenarios
+            .iter_mut()
+            .find(|(id, _)| *id == check.scenario_id)
+        {
+            Some((_, checks)) => checks.push(check),
+            None => scenarios.push((check.scenario_id.as_str(), vec![check])),
+        }
+    }
+    let worst = |checks: &[&CheckOutcome]| {
+        checks
+            .iter()
+            .filter(|c| c.status == Status::Failed)
+            .map(|c| c.level)
+            .min()
+    };
+    // Stable: scenarios without failures (None) keep their order, last.
+    scenarios.sort_by_key(|(_, checks)| worst(checks).map_or(Level::ALL.len(), |l| l as usize));
+    scenarios
+}
+
+/// The causes of the gated failures, first: each broken call (or family)
+/// with the failures it explains, its rule and one diagram.
+fn causes(out: &mut String, report: &RunReport) {
+    let gating: Vec<&CheckOutcome> = report
+        .checks
+        .iter()
+        .filter(|c| {
+            c.status == Status::Failed && c.expected_failure.is_none() && c.level <= report.gate
+        })
+        .collect();
+    let causes = super::causes::causes(gating.iter().copied());
+    if causes.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Causes</h2><ol id=\"causes\">");
+    for cause in &causes {
+        let example = cause.example();
+        let _ = write!(
+            out,
+            "<li class=\"cause\" data-checks=\"{}\"><b>{}</b>: {}<br>explains {} failure(s) ({}); rule: {}",
+            cause.checks.len(),
+            if cause.broken_call {
+                "the chain broke at"
+            } else {
+                "no call failed; family"
+            },
+            escape(&cause.what),
+            cause.checks.len(),
+            escape(&cause.by_level()),
+            escape(&cause.named_by().rule)
+        );
+        if example.hops.len() > 1 {
+            let _ = write!(
+                out,
+                "<details class=\"diagram\" open><summary>{}</summary>{}</details>",
+                escape(&example.id),
+                diagram::svg_steps(vec![(example.hops.as_slice(), true)])
+            );
+        }
+        if let Some(curl) = &example.curl {
+            let _ = write!(out, "<pre>{}</pre>", escape(curl));
+        }
+        out.push_str("</li>");
+    }
+    out.push_str("</ol>");
 }
 
 fn summary_table(out: &mut String, report: &RunReport) {

@@ -46,6 +46,54 @@ pub fn markdown(report: &RunReport) -> String {
         report.gate,
         report.gated_failures
     );
+    let mut failed: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .collect();
+    // Core before strict before reference; what gates before what does not.
+    failed.sort_by_key(|c| {
+        (
+            c.expected_failure.is_some() || c.level > report.gate,
+            c.level,
+        )
+    });
+    let gating: Vec<_> = failed
+        .iter()
+        .copied()
+        .filter(|c| c.expected_failure.is_none() && c.level <= report.gate)
+        .collect();
+    let causes = super::causes::causes(gating.iter().copied());
+    if !causes.is_empty() {
+        text.push_str(
+            "### Causes
+
+| # | Where it broke | Explains | Rule | Reproduce |\n|---:|---|---|---|---|\n",
+        );
+        for (n, cause) in causes.iter().enumerate() {
+            let what = if cause.broken_call {
+                cause.what.clone()
+            } else {
+                format!("no call failed: {}", cause.what)
+            };
+            let reproduce = cause
+                .example()
+                .curl
+                .as_deref()
+                .map_or_else(String::new, |c| format!("`{}`", c.replace('`', "'")));
+            let _ = writeln!(
+                text,
+                "| {} | {} | {} failure(s): {} | {} | {} |",
+                n + 1,
+                cell(&what),
+                cause.checks.len(),
+                cause.by_level(),
+                cell(&cause.named_by().rule),
+                reproduce
+            );
+        }
+        text.push('\n');
+    }
     text.push_str("| Level | Passed | Failed | Skipped |\n|---|---:|---:|---:|\n");
     for (level, summary) in &report.by_level {
         let gated = if *level <= report.gate {
@@ -69,11 +117,6 @@ pub fn markdown(report: &RunReport) -> String {
             let _ = writeln!(text, "| {} | {} | {} |", u.level, u.checks, cell(&u.reason));
         }
     }
-    let failed: Vec<_> = report
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Failed)
-        .collect();
     if !failed.is_empty() {
         text.push_str("\n### Failed checks\n\n| Check | Level | Rule | Scenario | Where it broke |\n|---|---|---|---|---|\n");
         for check in failed {

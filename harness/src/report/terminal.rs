@@ -62,6 +62,12 @@ impl Progress {
 
 /// Everything needed to understand and reproduce a failed check.
 pub fn failure_details(check: &CheckOutcome) -> String {
+    details(check, None)
+}
+
+/// A failure's details; its diagram left out when cause `cause` (0-based)
+/// shows the same broken call.
+fn details(check: &CheckOutcome, cause: Option<usize>) -> String {
     let mut text = String::new();
     // Line 0: a generated check (the properties), not a step of a file;
     // its message holds the shrunk input and the seed.
@@ -103,7 +109,9 @@ pub fn failure_details(check: &CheckOutcome) -> String {
     if let Some(curl) = &check.curl {
         let _ = writeln!(text, "  reproduce: {curl}");
     }
-    if let Some(diagram) = &check.diagram {
+    if let (Some(_), Some(n)) = (&check.diagram, cause) {
+        let _ = writeln!(text, "  observed: the chain broke as in cause {}", n + 1);
+    } else if let Some(diagram) = &check.diagram {
         let _ = writeln!(text, "  observed:");
         for line in diagram.lines() {
             let _ = writeln!(text, "    {line}");
@@ -112,17 +120,44 @@ pub fn failure_details(check: &CheckOutcome) -> String {
     text
 }
 
-/// The closing lines: failures in detail, then the counts.
+/// The closing lines: the causes of the gated failures, each gated
+/// failure, then the verdict and what it did not cover; the failures
+/// that do not gate only counted (see [`summary_all`]).
 pub fn summary_line(report: &RunReport) -> String {
+    summary(report, false)
+}
+
+/// As [`summary_line`], with the failures that do not gate in full too
+/// (`run --all-failures`).
+pub fn summary_all(report: &RunReport) -> String {
+    summary(report, true)
+}
+
+/// Whether a failed check gates this run: at or below its gate, and not
+/// listed as an expected failure.
+fn gates(report: &RunReport, check: &CheckOutcome) -> bool {
+    check.expected_failure.is_none() && check.level <= report.gate
+}
+
+fn summary(report: &RunReport, all: bool) -> String {
     let mut text = String::new();
-    for check in report.checks.iter().filter(|c| c.status == Status::Failed) {
-        let gated = match &check.expected_failure {
-            Some(reason) => format!(" (expected: {reason})"),
-            None if check.level <= report.gate => String::new(),
-            None => " (not gated)".to_owned(),
-        };
-        let _ = writeln!(text, "\nFAILED {} [{}]{gated}", check.id, check.level);
-        text.push_str(&failure_details(check));
+    let mut failed: Vec<&CheckOutcome> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .collect();
+    // Core before strict before reference.
+    failed.sort_by_key(|c| c.level);
+    let (gating, other): (Vec<&CheckOutcome>, Vec<&CheckOutcome>) =
+        failed.into_iter().partition(|c| gates(report, c));
+    let causes = super::causes::causes(gating.iter().copied());
+    text.push_str(&causes_text(&causes, gating.len()));
+    for check in &gating {
+        let _ = writeln!(text, "\nFAILED {} [{}]", check.id, check.level);
+        let cause = causes
+            .iter()
+            .position(|c| c.checks.iter().any(|o| o.id == check.id));
+        text.push_str(&details(check, cause));
     }
     for id in &report.unexpected_passes {
         let _ = writeln!(
@@ -164,11 +199,117 @@ pub fn summary_line(report: &RunReport) -> String {
             let _ = writeln!(text, "  {}", uncovered.line());
         }
     }
+    text.push_str(&ungated_text(&other, report.gate, all));
     let _ = writeln!(
         text,
         "{} passed, {} failed, {} skipped",
         report.summary.passed, report.summary.failed, report.summary.skipped
     );
+    text
+}
+
+/// The causes, first: each broken call (or family) with the number of
+/// failures it explains, its rule, one diagram and the line that
+/// reproduces it.
+fn causes_text(causes: &[super::causes::Cause<'_>], failures: usize) -> String {
+    let mut text = String::new();
+    if causes.is_empty() {
+        return text;
+    }
+    let _ = writeln!(
+        text,
+        "\nCAUSES of the {failures} gated failure(s), most severe first:"
+    );
+    for (n, cause) in causes.iter().enumerate() {
+        let example = cause.example();
+        let kind = if cause.broken_call {
+            "the chain broke at"
+        } else {
+            "no call failed; family"
+        };
+        let _ = writeln!(text, "\n{}. {kind}: {}", n + 1, cause.what);
+        let _ = writeln!(
+            text,
+            "   explains {} failure(s) ({})",
+            cause.checks.len(),
+            cause.by_level()
+        );
+        let rule = &cause.named_by().rule;
+        if !rule.is_empty() {
+            let place = crate::rules::anchor(rule)
+                .map_or_else(String::new, |a| format!(" (docs/contract.md#{a})"));
+            let _ = writeln!(text, "   rule: {rule}{place}");
+        }
+        let _ = writeln!(
+            text,
+            "   e.g. {}: {}",
+            example.id,
+            example.actual.as_deref().unwrap_or(&example.message)
+        );
+        if let Some(curl) = &example.curl {
+            let _ = writeln!(text, "   reproduce: {curl}");
+        }
+        if let Some(diagram) = &example.diagram {
+            for line in diagram.lines() {
+                let _ = writeln!(text, "     {line}");
+            }
+        }
+        let others: Vec<&str> = cause
+            .checks
+            .iter()
+            .filter(|c| c.id != example.id)
+            .map(|c| c.id.as_str())
+            .collect();
+        if !others.is_empty() {
+            let shown = others.len().min(8);
+            let more = others.len() - shown;
+            let _ = write!(text, "   also: {}", others[..shown].join(", "));
+            if more > 0 {
+                let _ = write!(text, " and {more} more");
+            }
+            let _ = writeln!(text);
+        }
+    }
+    text
+}
+
+/// The failures that do not gate this run (above its gate, or expected):
+/// counted by level, in full only when asked.
+fn ungated_text(other: &[&CheckOutcome], gate: Level, all: bool) -> String {
+    let mut text = String::new();
+    if other.is_empty() {
+        return text;
+    }
+    let mut counts: std::collections::BTreeMap<Level, usize> = std::collections::BTreeMap::new();
+    for check in other {
+        *counts.entry(check.level).or_default() += 1;
+    }
+    let counted: Vec<String> = counts.iter().map(|(l, n)| format!("{l} {n}")).collect();
+    let _ = writeln!(
+        text,
+        "not gated (gate: {gate}): {} failure(s) ({}){}",
+        other.len(),
+        counted.join(", "),
+        if all {
+            ""
+        } else {
+            "; --all-failures shows them"
+        }
+    );
+    for check in other {
+        match (&check.expected_failure, all) {
+            (Some(reason), _) => {
+                let _ = writeln!(text, "  {} (expected: {reason})", check.id);
+            }
+            (None, false) => {
+                let _ = writeln!(text, "  {}", check.id);
+            }
+            (None, true) => {
+                let _ = writeln!(text, "\nFAILED {} [{}] (not gated)", check.id, check.level);
+                text.push_str(&failure_details(check));
+            }
+        }
+    }
     text
 }
 

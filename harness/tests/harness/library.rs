@@ -46,7 +46,20 @@ async fn the_library_fails_on_the_seed_bug_and_says_where_the_chain_broke() {
         .iter()
         .filter(|c| c.status == Status::Failed)
         .collect();
+    // The message opens with the causes; every gated failure follows in
+    // full, the failures that do not gate are named after the verdict.
+    assert!(
+        message.contains("\nCAUSES of the ") && message.contains("1. the chain broke at: "),
+        "{message}"
+    );
     for check in &failed {
+        if check.level > report.gate {
+            assert!(
+                message.contains(&format!("\n  {}\n", check.id)),
+                "{message}"
+            );
+            continue;
+        }
         assert!(
             message.contains(&format!("FAILED {}", check.id)),
             "{message}"

@@ -7,6 +7,7 @@ mod faults;
 mod helpers;
 
 mod catches;
+mod causes;
 mod clauses;
 mod cleanup;
 mod cli;

@@ -48,7 +48,8 @@ impl Application {
             config.client_secret.clone(),
             config.upstream_timeout(),
             extra_roots,
-        );
+        )
+        .with_scope(&config.token_scope);
         let keys = KeyCache::new(
             config.issuer.as_deref(),
             &config.audience,

@@ -65,6 +65,11 @@ pub struct Config {
     /// contract allows at most 5000).
     #[arg(long, env = "CHAT_API_UPSTREAM_TIMEOUT_MS", default_value_t = 5000)]
     pub upstream_timeout_ms: u64,
+
+    /// The scope its service token is asked for (the contract's is
+    /// `groups:read`; another is a misconfiguration the harness catches).
+    #[arg(long, env = "CHAT_API_TOKEN_SCOPE", default_value = "groups:read")]
+    pub token_scope: String,
 }
 
 impl Config {
@@ -84,6 +89,7 @@ impl Config {
             upstream_timeout_ms: 5000,
             token_leeway: 30,
             auth_ca_cert: None,
+            token_scope: reference_shared::GROUPS_READ.to_owned(),
         }
     }
 

@@ -155,6 +155,8 @@ pub struct AuthClient {
     client_secret: Secret,
     token: Mutex<TokenSlot>,
     timeout: Duration,
+    /// The scope its service token is asked for.
+    scope: String,
 }
 
 impl AuthClient {
@@ -181,7 +183,15 @@ impl AuthClient {
             client_secret,
             token: Mutex::new(TokenSlot::default()),
             timeout,
+            scope: GROUPS_READ.to_owned(),
         }
+    }
+
+    /// This client, asking for `scope` with its service token.
+    #[must_use]
+    pub fn with_scope(mut self, scope: &str) -> Self {
+        scope.clone_into(&mut self.scope);
+        self
     }
 
     /// The auth-api's base URL.
@@ -237,7 +247,10 @@ impl AuthClient {
                     self.client_secret.expose(),
                 ),
             )
-            .form(&[("grant_type", "client_credentials"), ("scope", GROUPS_READ)])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", self.scope.as_str()),
+            ])
             .send()
             .await?;
         let status = response.status();

@@ -76,11 +76,6 @@ pub fn of_rule(rule: &str) -> impl Iterator<Item = &'static Clause> + '_ {
     all().iter().filter(move |c| c.rule == rule)
 }
 
-/// The clauses a check enforces: those that list it.
-pub fn of_check(id: &str) -> impl Iterator<Item = &'static Clause> + '_ {
-    all().iter().filter(move |c| c.enforced_by(id))
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;

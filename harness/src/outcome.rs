@@ -244,16 +244,23 @@ impl RunReport {
         report
     }
 
+    /// Whether a check's failure gates this run: at or below the gate, and
+    /// not expected to fail.
+    pub fn gates(&self, check: &CheckOutcome) -> bool {
+        check.level <= self.gate && check.expected_failure.is_none()
+    }
+
+    /// The failed checks that gate this run.
+    pub fn gating_failures(&self) -> impl Iterator<Item = &CheckOutcome> {
+        self.checks
+            .iter()
+            .filter(|c| c.status == Status::Failed && self.gates(c))
+    }
+
     /// Counts the gated failures again: failed checks at or below the gate
     /// that are not expected to fail.
     pub fn regate(&mut self) {
-        self.gated_failures = self
-            .checks
-            .iter()
-            .filter(|c| {
-                c.status == Status::Failed && c.level <= self.gate && c.expected_failure.is_none()
-            })
-            .count();
+        self.gated_failures = self.gating_failures().count();
         self.unexpected_passes = self
             .checks
             .iter()

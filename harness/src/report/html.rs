@@ -83,6 +83,7 @@ pub fn html(report: &RunReport) -> String {
         s = report.summary.skipped,
         g = report.gated_failures
     );
+    causes(&mut out, report);
     if let Some(line) = report.coverage_line() {
         let _ = write!(
             out,
@@ -101,7 +102,6 @@ pub fn html(report: &RunReport) -> String {
         }
         out.push_str("</table>");
     }
-    causes(&mut out, report);
     summary_table(&mut out, report);
     gating(&mut out, report);
     out.push_str("<h2>Scenarios</h2><label><input type=\"checkbox\" id=\"only-failures\"> only failures</label>");
@@ -141,14 +141,7 @@ fn scenarios(report: &RunReport) -> Vec<(&str, Vec<&CheckOutcome>)> {
 /// The causes of the gated failures, first: each broken call (or family)
 /// with the failures it explains, its rule and one diagram.
 fn causes(out: &mut String, report: &RunReport) {
-    let gating: Vec<&CheckOutcome> = report
-        .checks
-        .iter()
-        .filter(|c| {
-            c.status == Status::Failed && c.expected_failure.is_none() && c.level <= report.gate
-        })
-        .collect();
-    let causes = super::causes::causes(gating.iter().copied());
+    let causes = super::causes::causes(report.gating_failures());
     if causes.is_empty() {
         return;
     }

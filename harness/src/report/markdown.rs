@@ -52,18 +52,8 @@ pub fn markdown(report: &RunReport) -> String {
         .filter(|c| c.status == Status::Failed)
         .collect();
     // Core before strict before reference; what gates before what does not.
-    failed.sort_by_key(|c| {
-        (
-            c.expected_failure.is_some() || c.level > report.gate,
-            c.level,
-        )
-    });
-    let gating: Vec<_> = failed
-        .iter()
-        .copied()
-        .filter(|c| c.expected_failure.is_none() && c.level <= report.gate)
-        .collect();
-    let causes = super::causes::causes(gating.iter().copied());
+    failed.sort_by_key(|c| (!report.gates(c), c.level));
+    let causes = super::causes::causes(report.gating_failures());
     if !causes.is_empty() {
         text.push_str(
             "### Causes

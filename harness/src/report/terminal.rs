@@ -133,12 +133,6 @@ pub fn summary_all(report: &RunReport) -> String {
     summary(report, true)
 }
 
-/// Whether a failed check gates this run: at or below its gate, and not
-/// listed as an expected failure.
-fn gates(report: &RunReport, check: &CheckOutcome) -> bool {
-    check.expected_failure.is_none() && check.level <= report.gate
-}
-
 fn summary(report: &RunReport, all: bool) -> String {
     let mut text = String::new();
     let mut failed: Vec<&CheckOutcome> = report
@@ -149,7 +143,7 @@ fn summary(report: &RunReport, all: bool) -> String {
     // Core before strict before reference.
     failed.sort_by_key(|c| c.level);
     let (gating, other): (Vec<&CheckOutcome>, Vec<&CheckOutcome>) =
-        failed.into_iter().partition(|c| gates(report, c));
+        failed.into_iter().partition(|c| report.gates(c));
     let causes = super::causes::causes(gating.iter().copied());
     text.push_str(&causes_text(&causes, gating.len()));
     for check in &gating {

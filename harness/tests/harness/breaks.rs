@@ -362,28 +362,23 @@ pub fn groups_without_a_name() -> Layers {
     ))
 }
 
+/// Creations at the requests `applies` picks answered 200, not 201.
+fn created_as_200(applies: fn(&Method, &str) -> bool) -> Layers {
+    auth(auth_answers(applies, |status, _| {
+        if *status == StatusCode::CREATED {
+            *status = StatusCode::OK;
+        }
+    }))
+}
+
 /// A new group answered 200.
 pub fn groups_created_with_200() -> Layers {
-    auth(auth_answers(
-        |m, p| m == Method::POST && p == "/api/auth/groups",
-        |status, _| {
-            if *status == StatusCode::CREATED {
-                *status = StatusCode::OK;
-            }
-        },
-    ))
+    created_as_200(|m, p| m == Method::POST && p == "/api/auth/groups")
 }
 
 /// A new member answered 200, as if already one.
 pub fn members_added_with_200() -> Layers {
-    auth(auth_answers(
-        |m, p| m == Method::POST && p.ends_with("/members"),
-        |status, _| {
-            if *status == StatusCode::CREATED {
-                *status = StatusCode::OK;
-            }
-        },
-    ))
+    created_as_200(|m, p| m == Method::POST && p.ends_with("/members"))
 }
 
 /// A new user answered without the email.

@@ -8,7 +8,7 @@
 
 use conformance::clauses::all;
 
-use crate::helpers::{Layers, assert_caught_only, run_with_faults};
+use crate::helpers::{Layers, assert_caught_only, run_with};
 use crate::{breaks, catches, coverage, faults};
 
 /// A fault and what must catch it.
@@ -37,19 +37,10 @@ const LAYERS_ONLY: Fault = Fault {
 impl Fault {
     async fn shown(&self, name: &str) {
         let (auth, chat) = (self.layers)();
-        let report = match self.chat_setting {
-            None => run_with_faults(auth, chat).await,
-            Some(setting) => {
-                crate::helpers::run_against(conformance::StackOptions {
-                    store: Some(conformance::StoreChoice::Embedded),
-                    auth_fault: auth,
-                    chat_fault: chat,
-                    configure_chat: Some(Box::new(setting)),
-                    ..conformance::StackOptions::default()
-                })
-                .await
-            }
-        };
+        let configure = self
+            .chat_setting
+            .map(|setting| Box::new(setting) as conformance::ConfigureChat);
+        let report = run_with(auth, chat, configure).await;
         if std::env::var_os("CONFORMANCE_FAULT_DISCOVERY").is_some() {
             // What a new row's family should be: every failed check.
             println!("failed {name}: {:?}", crate::helpers::failed(&report));

@@ -62,10 +62,20 @@ pub async fn run_with_faults(
     auth: Option<conformance::AuthFault>,
     chat: Option<conformance::ChatFault>,
 ) -> RunReport {
+    run_with(auth, chat, None).await
+}
+
+/// As [`run_with_faults`], with a setting of the chat-api changed too.
+pub async fn run_with(
+    auth: Option<conformance::AuthFault>,
+    chat: Option<conformance::ChatFault>,
+    configure_chat: Option<conformance::ConfigureChat>,
+) -> RunReport {
     run_against(StackOptions {
         store: Some(StoreChoice::Embedded),
         auth_fault: auth,
         chat_fault: chat,
+        configure_chat,
         ..StackOptions::default()
     })
     .await

@@ -132,6 +132,16 @@ fn the_gitlab_job_checks_publishes_keeps_a_baseline_and_gates_a_release() {
     assert_known_flags(path, &text);
 }
 
+/// A compose service's command, word by word.
+fn command_of<'a>(services: &'a Yaml, service: &str) -> Vec<&'a str> {
+    services[service]["command"]
+        .as_vec()
+        .unwrap_or_else(|| panic!("{service} has no command"))
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect()
+}
+
 #[test]
 fn the_compose_file_runs_the_harness_once_against_both_services() {
     let path = "docker-compose.yml";
@@ -145,12 +155,7 @@ fn the_compose_file_runs_the_harness_once_against_both_services() {
     for service in ["postgres", "mongo", "auth-api", "chat-api", "conformance"] {
         assert!(!services[service].is_badvalue(), "{path} lacks {service}");
     }
-    let command: Vec<&str> = services["conformance"]["command"]
-        .as_vec()
-        .expect("the harness's command")
-        .iter()
-        .filter_map(Yaml::as_str)
-        .collect();
+    let command = command_of(services, "conformance");
     assert_eq!(command[0], "run");
     assert!(command.contains(&"--auth-url=http://auth-api:8080"));
     assert!(command.contains(&"--chat-url=http://chat-api:8081"));
@@ -162,12 +167,7 @@ fn the_compose_file_runs_the_harness_once_against_both_services() {
         services["chat-api"]["environment"]["CHAT_API_AUTH_URL"].as_str(),
         Some("http://proxy:9090")
     );
-    let proxy: Vec<&str> = services["proxy"]["command"]
-        .as_vec()
-        .expect("the recorder's command")
-        .iter()
-        .filter_map(Yaml::as_str)
-        .collect();
+    let proxy = command_of(services, "proxy");
     assert_eq!(
         proxy,
         [

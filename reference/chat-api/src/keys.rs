@@ -31,7 +31,7 @@ pub struct KeyCache {
     /// The issuer configured; `None`: the one the auth-api's metadata
     /// publishes, learnt with the first keys.
     issuer: Option<String>,
-    published: RwLock<Option<String>>,
+    published: tokio::sync::OnceCell<String>,
     audience: String,
     leeway: u64,
     verifier: RwLock<Option<Arc<Verifier>>>,
@@ -45,7 +45,7 @@ impl KeyCache {
     pub fn new(issuer: Option<&str>, audience: &str, leeway: u64) -> Self {
         Self {
             issuer: issuer.map(str::to_owned),
-            published: RwLock::new(None),
+            published: tokio::sync::OnceCell::new(),
             audience: audience.to_owned(),
             leeway,
             verifier: RwLock::new(None),
@@ -71,12 +71,10 @@ impl KeyCache {
         if let Some(issuer) = &self.issuer {
             return Ok(issuer.clone());
         }
-        if let Some(issuer) = self.published.read().await.clone() {
-            return Ok(issuer);
-        }
-        let issuer = auth.published_issuer().await?;
-        *self.published.write().await = Some(issuer.clone());
-        Ok(issuer)
+        self.published
+            .get_or_try_init(|| auth.published_issuer())
+            .await
+            .cloned()
     }
 
     async fn refresh(

@@ -359,15 +359,23 @@ impl AuthClient {
 
     /// The auth-api's key set.
     pub async fn jwks(&self) -> Result<Jwks, UpstreamError> {
-        let response = crate::trace::traced(
-            self.http
-                .get(format!("{}/.well-known/jwks.json", self.base)),
-        )
-        .send()
-        .await?;
+        self.well_known("jwks.json", "the key set").await
+    }
+
+    /// A document of the auth-api's `/.well-known/`, as JSON; `what` names
+    /// it in the error when it is not there.
+    async fn well_known<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        what: &str,
+    ) -> Result<T, UpstreamError> {
+        let response =
+            crate::trace::traced(self.http.get(format!("{}/.well-known/{name}", self.base)))
+                .send()
+                .await?;
         if !response.status().is_success() {
             return Err(UpstreamError::BadAnswer(format!(
-                "the key set answered {}",
+                "{what} answered {}",
                 response.status()
             )));
         }
@@ -377,19 +385,12 @@ impl AuthClient {
     /// The issuer the auth-api's RFC 8414 metadata publishes: what its
     /// tokens carry in `iss`, whatever address this service reaches it at.
     pub async fn published_issuer(&self) -> Result<String, UpstreamError> {
-        let response = crate::trace::traced(self.http.get(format!(
-            "{}/.well-known/oauth-authorization-server",
-            self.base
-        )))
-        .send()
-        .await?;
-        if !response.status().is_success() {
-            return Err(UpstreamError::BadAnswer(format!(
-                "the authorization server metadata answered {}",
-                response.status()
-            )));
-        }
-        let metadata: serde_json::Value = response.json().await?;
+        let metadata: serde_json::Value = self
+            .well_known(
+                "oauth-authorization-server",
+                "the authorization server metadata",
+            )
+            .await?;
         metadata["issuer"]
             .as_str()
             .filter(|issuer| !issuer.is_empty())

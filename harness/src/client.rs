@@ -285,6 +285,25 @@ impl Client {
     }
 }
 
+/// Sends a request built on a pooled client (what is not a check:
+/// preflight, provisioning, the harness's own tokens). A pooled connection
+/// the server closed as the request went out (as in [`Client::send`]) is
+/// no failure: the request goes again, up to twice, each failed try having
+/// taken a dead connection out of the pool.
+pub async fn send_retrying(
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, reqwest::Error> {
+    let mut request = request;
+    for _ in 0..2 {
+        let again = request.try_clone();
+        match (request.send().await, again) {
+            (Err(e), Some(again)) if closed_under_request(&e) => request = again,
+            (answer, _) => return answer,
+        }
+    }
+    request.send().await
+}
+
 /// Whether a request failed because the connection closed under it before
 /// any answer: hyper's "connection closed before message completed", a
 /// reset, a broken pipe. Not a timeout, a refusal or a TLS failure.

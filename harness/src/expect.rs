@@ -1,9 +1,14 @@
 //! Holding an answer against a step's expectations.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
+use crate::challenge;
 use crate::client::Answer;
-use crate::scenario::{Expect, JsonAssert, JsonOp, JsonType, JwtPart, Vars, render, render_value};
+use crate::scenario::{
+    ChallengeExpect, Expect, JsonAssert, JsonOp, JsonType, JwtPart, Vars, render, render_value,
+};
 
 /// Why an answer does not meet its expectations.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +105,9 @@ pub fn check(
             }
         }
     }
+    if let Some(wanted) = &expect.challenge {
+        check_challenge(answer, wanted)?;
+    }
     for name in &expect.header_absent {
         if let Some(value) = answer.header(name) {
             return Err(mismatch(
@@ -191,6 +199,51 @@ pub fn decode_jwt_part(token: &str, part: JwtPart) -> Option<Value> {
     }
 }
 
+/// The answer's `WWW-Authenticate` fields carry a challenge of the wanted
+/// scheme with the wanted auth-params and without the unwanted ones.
+fn check_challenge(answer: &Answer, wanted: &ChallengeExpect) -> Result<(), Mismatch> {
+    let fields: Vec<&str> = answer
+        .headers
+        .iter()
+        .filter(|(name, _)| name == "www-authenticate")
+        .map(|(_, value)| value.as_str())
+        .collect();
+    let mut expected = format!("a {} challenge", wanted.scheme);
+    for (name, value) in &wanted.params {
+        let _ = write!(expected, ", {name}={value:?}");
+    }
+    for name in &wanted.without {
+        let _ = write!(expected, ", no {name}");
+    }
+    let holds = |c: &challenge::Challenge| {
+        c.scheme.eq_ignore_ascii_case(&wanted.scheme)
+            && wanted.params.iter().all(|(name, value)| {
+                c.params.get(name).is_some_and(|got| {
+                    if name == "scope" {
+                        let got: Vec<&str> = got.split(' ').collect();
+                        value.split(' ').all(|s| got.contains(&s))
+                    } else {
+                        got == value
+                    }
+                })
+            })
+            && wanted
+                .without
+                .iter()
+                .all(|name| !c.params.contains_key(name))
+    };
+    if challenge::parse(fields.iter().copied()).iter().any(holds) {
+        Ok(())
+    } else {
+        let actual = if fields.is_empty() {
+            "no WWW-Authenticate".to_owned()
+        } else {
+            format!("WWW-Authenticate: {}", fields.join(" | "))
+        };
+        Err(mismatch(expected, actual))
+    }
+}
+
 fn json_check(
     doc: &Value,
     assertion: &JsonAssert,
@@ -251,6 +304,18 @@ fn json_check(
         JsonOp::Present => {
             if found.is_none() {
                 return Err(mismatch(format!("{place} present"), "(absent)"));
+            }
+        }
+        JsonOp::EqualsIgnoringCase(text) => {
+            let text = render(text, vars).map_err(|e| mismatch("a renderable value", e))?;
+            if !found
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.eq_ignore_ascii_case(&text))
+            {
+                return Err(mismatch(
+                    format!("{place} = {text:?}, in any case"),
+                    format!("{place} = {}", show(found)),
+                ));
             }
         }
         JsonOp::Contains(text) => {

@@ -50,6 +50,7 @@
 //! - `error`: [`HarnessError`]: what makes the harness itself fail (exit 2).
 
 mod attacks;
+mod challenge;
 pub mod clauses;
 mod client;
 mod error;

@@ -101,7 +101,7 @@ pub async fn cleanup(target: &Target, created: &Created) -> Cleanup {
             .delete(format!("{}{path}", target.auth_url))
             .bearer_auth(admin.expose());
         async move {
-            match request.send().await {
+            match crate::client::send_retrying(request).await {
                 Ok(r)
                     if r.status().is_success() || r.status() == reqwest::StatusCode::NOT_FOUND =>
                 {
@@ -193,11 +193,7 @@ async fn post_json(
     body: &Value,
     what: &str,
 ) -> Result<Value, HarnessError> {
-    let response = http
-        .post(url)
-        .bearer_auth(bearer)
-        .json(body)
-        .send()
+    let response = crate::client::send_retrying(http.post(url).bearer_auth(bearer).json(body))
         .await
         .map_err(|e| provision_error(what, e.without_url()))?;
     let status = response.status();
@@ -216,12 +212,12 @@ pub async fn login(
     email: &str,
     password: &str,
 ) -> Result<String, String> {
-    let response = http
-        .post(format!("{auth_url}/auth/login"))
-        .json(&json!({ "email": email, "password": password }))
-        .send()
-        .await
-        .map_err(|e| e.without_url().to_string())?;
+    let response = crate::client::send_retrying(
+        http.post(format!("{auth_url}/auth/login"))
+            .json(&json!({ "email": email, "password": password })),
+    )
+    .await
+    .map_err(|e| e.without_url().to_string())?;
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     body["access_token"]

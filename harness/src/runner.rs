@@ -116,11 +116,11 @@ pub async fn preflight(http: &reqwest::Client, target: &Target) -> Result<(), Ha
         ("auth-api", &target.auth_url),
         ("chat-api", &target.chat_url),
     ] {
-        let probe = http
-            .get(format!("{url}/health"))
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await;
+        let probe = client::send_retrying(
+            http.get(format!("{url}/health"))
+                .timeout(Duration::from_secs(5)),
+        )
+        .await;
         if let Err(e) = probe {
             let why = if e.is_timeout() {
                 "no answer within 5 s".to_owned()
@@ -1221,12 +1221,12 @@ impl Runner {
         let Ok(token) = self.user_token("alice").await else {
             return Vars::new();
         };
-        let jwks = match self
-            .client
-            .http()
-            .get(format!("{}/.well-known/jwks.json", self.target.auth_url))
-            .send()
-            .await
+        let jwks = match client::send_retrying(
+            self.client
+                .http()
+                .get(format!("{}/.well-known/jwks.json", self.target.auth_url)),
+        )
+        .await
         {
             Ok(response) => response
                 .json::<serde_json::Value>()
@@ -1435,7 +1435,9 @@ impl Runner {
     /// The auth-api's key set, fetched now (keys rotate), if it answers one.
     async fn jwks(&self) -> Option<serde_json::Value> {
         let url = format!("{}/.well-known/jwks.json", self.target.auth_url);
-        let response = self.client.http().get(url).send().await.ok()?;
+        let response = client::send_retrying(self.client.http().get(url))
+            .await
+            .ok()?;
         response.json().await.ok()
     }
 
@@ -1475,21 +1477,21 @@ impl Runner {
         if let Some(scope) = scope {
             form.push(("scope".to_owned(), scope.to_owned()));
         }
-        let response = self
-            .client
-            .http()
-            .post(format!("{}/oauth/token", self.target.auth_url))
-            .header("Authorization", self.basic(name)?)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form_encode(&form))
-            .send()
-            .await
-            .map_err(|e| {
-                Failure::plain(format!(
-                    "cannot get a service token for {name}: {}",
-                    e.without_url()
-                ))
-            })?;
+        let response = client::send_retrying(
+            self.client
+                .http()
+                .post(format!("{}/oauth/token", self.target.auth_url))
+                .header("Authorization", self.basic(name)?)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form_encode(&form)),
+        )
+        .await
+        .map_err(|e| {
+            Failure::plain(format!(
+                "cannot get a service token for {name}: {}",
+                e.without_url()
+            ))
+        })?;
         let status = response.status();
         let body: serde_json::Value = response.json().await.unwrap_or_default();
         let token = body["access_token"]

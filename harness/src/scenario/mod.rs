@@ -6,8 +6,8 @@ mod parse;
 mod template;
 
 pub use model::{
-    Auth, Body, Check, Expect, JsonAssert, JsonOp, JsonType, JwtAssert, JwtPart, Level, May,
-    Observe, Request, Scenario, Service, Step, Walk, Window,
+    Auth, Body, ChallengeExpect, Check, Expect, JsonAssert, JsonOp, JsonType, JwtAssert, JwtPart,
+    Level, May, Observe, Request, Scenario, Service, Step, Walk, Window,
 };
 pub use parse::{ANSWER_PREFIX, ScenarioError, bundled, bundled_snapshot, load, load_dir, parse};
 pub use template::{Vars, render, render_value};

@@ -254,6 +254,8 @@ pub struct Expect {
     pub header_lacks: BTreeMap<String, String>,
     /// Headers that must be absent.
     pub header_absent: Vec<String>,
+    /// A challenge `WWW-Authenticate` must carry.
+    pub challenge: Option<ChallengeExpect>,
     /// Assertions on the JSON body.
     pub json: Vec<JsonAssert>,
     /// Assertions on JWTs in the body.
@@ -277,12 +279,27 @@ impl Expect {
             && self.header_contains.is_empty()
             && self.header_lacks.is_empty()
             && self.header_absent.is_empty()
+            && self.challenge.is_none()
             && self.json.is_empty()
             && self.jwt.is_empty()
             && self.jwt_verified.is_empty()
             && self.jwt_lifetime.is_empty()
             && self.within_ms.is_none()
     }
+}
+
+/// A challenge the answer's `WWW-Authenticate` must carry, compared as
+/// RFC 9110 §11 reads it: the scheme without case, an auth-param's value
+/// the same whether a token or a quoted-string.
+#[derive(Debug, Clone, Default)]
+pub struct ChallengeExpect {
+    /// The scheme (`Bearer`, `Basic`).
+    pub scheme: String,
+    /// Auth-params it must carry with these values; `scope` is a list of
+    /// scopes (RFC 6750 §3) that must include those named.
+    pub params: BTreeMap<String, String>,
+    /// Auth-params it must not carry.
+    pub without: Vec<String>,
 }
 
 /// One assertion on a JSON value at a JSON pointer.
@@ -299,6 +316,9 @@ pub struct JsonAssert {
 pub enum JsonOp {
     /// Equal to this (strings templated).
     Equals(serde_json::Value),
+    /// A string equal to this but for ASCII case (RFC 6749 §5.1's
+    /// `token_type`).
+    EqualsIgnoringCase(String),
     /// Not equal to this.
     NotEquals(serde_json::Value),
     /// Of this JSON type.

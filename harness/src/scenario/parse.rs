@@ -5,8 +5,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::model::{
-    Auth, Body, Check, Expect, JsonAssert, JsonOp, JsonType, JwtAssert, JwtPart, Level, May,
-    Observe, Request, Scenario, Service, Step, Walk, Window,
+    Auth, Body, ChallengeExpect, Check, Expect, JsonAssert, JsonOp, JsonType, JwtAssert, JwtPart,
+    Level, May, Observe, Request, Scenario, Service, Step, Walk, Window,
 };
 use super::template::names;
 
@@ -112,6 +112,7 @@ struct RawExpect {
     header_lacks: BTreeMap<String, String>,
     #[serde(default)]
     header_absent: Vec<String>,
+    challenge: Option<RawChallenge>,
     #[serde(default)]
     json: Vec<RawJsonAssert>,
     #[serde(default)]
@@ -121,9 +122,20 @@ struct RawExpect {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawChallenge {
+    scheme: String,
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+    #[serde(default)]
+    without: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawJsonAssert {
     path: String,
     equals: Option<toml::Value>,
+    equals_ignoring_case: Option<String>,
     not_equals: Option<toml::Value>,
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -647,6 +659,11 @@ fn expect(raw: RawExpect) -> Result<Expect, String> {
         header_contains: lower_keys(raw.header_contains),
         header_lacks: lower_keys(raw.header_lacks),
         header_absent: raw.header_absent.iter().map(|h| h.to_lowercase()).collect(),
+        challenge: raw.challenge.map(|c| ChallengeExpect {
+            scheme: c.scheme,
+            params: lower_keys(c.params),
+            without: c.without.iter().map(|p| p.to_lowercase()).collect(),
+        }),
         json,
         jwt,
         jwt_verified,
@@ -665,6 +682,9 @@ fn json_assert(raw: RawJsonAssert) -> Result<JsonAssert, String> {
     let mut ops = Vec::new();
     if let Some(v) = raw.equals {
         ops.push(JsonOp::Equals(to_json(v)));
+    }
+    if let Some(text) = raw.equals_ignoring_case {
+        ops.push(JsonOp::EqualsIgnoringCase(text));
     }
     if let Some(v) = raw.not_equals {
         ops.push(JsonOp::NotEquals(to_json(v)));
@@ -703,7 +723,7 @@ fn json_assert(raw: RawJsonAssert) -> Result<JsonAssert, String> {
     }
     if ops.len() != 1 {
         return Err(format!(
-            "the assertion on {:?} needs exactly one of equals, not_equals, type, absent, present, contains, item, length, distinct, one_of, items_lack",
+            "the assertion on {:?} needs exactly one of equals, equals_ignoring_case, not_equals, type, absent, present, contains, item, length, distinct, one_of, items_lack",
             raw.path
         ));
     }
@@ -738,7 +758,7 @@ fn step_names(step: &Step) -> Vec<String> {
         match &a.op {
             JsonOp::Equals(v) | JsonOp::NotEquals(v) => texts.push(v.to_string()),
             JsonOp::Item(m) => texts.push(serde_json::Value::Object(m.clone()).to_string()),
-            JsonOp::Contains(t) => texts.push(t.clone()),
+            JsonOp::Contains(t) | JsonOp::EqualsIgnoringCase(t) => texts.push(t.clone()),
             _ => {}
         }
     }

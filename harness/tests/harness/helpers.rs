@@ -91,6 +91,26 @@ pub fn failed(report: &RunReport) -> BTreeSet<String> {
         .collect()
 }
 
+/// The checks at `level` or below that did not pass, but those in
+/// `excused`, each with its status, message and what was observed.
+pub fn not_passed(report: &RunReport, level: Level, excused: &[&str]) -> Vec<String> {
+    report
+        .checks
+        .iter()
+        .filter(|c| c.level <= level && c.status != Status::Passed)
+        .filter(|c| !excused.contains(&c.id.as_str()))
+        .map(|c| {
+            format!(
+                "{} {}: {}\n{}",
+                c.id,
+                c.status.as_str(),
+                c.message,
+                c.actual.as_deref().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
 /// Asserts the run fails and that these checks are among its failures.
 pub fn assert_caught(report: &RunReport, expected: &[&str]) {
     let failed = failed(report);

@@ -4,6 +4,7 @@
 
 mod breaks;
 mod faults;
+mod fronts;
 mod helpers;
 
 mod catches;
@@ -11,6 +12,7 @@ mod causes;
 mod clauses;
 mod cleanup;
 mod cli;
+mod connections;
 mod coverage;
 mod dependencies;
 mod deployment;

@@ -5,13 +5,15 @@
 //! runs every check and every phase against both services, with a user's,
 //! a service's and the admin's credentials, and reports nothing.
 //!
-//! Python comes from `CONFORMANCE_PYTHON`, else `python3` on the PATH
-//! (scripts/test installs Debian's when there is none).
+//! Python as harness/tests/common/python.rs finds it.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+
+#[path = "../common/python.rs"]
+mod python;
 
 use conformance::{ReferenceStack, StackOptions, StoreChoice};
 use serde_json::{Value, json};
@@ -36,41 +38,6 @@ const FATAL_WARNINGS: &[&str] = &[
     "unresolvable_reference",
 ];
 
-fn python() -> PathBuf {
-    if let Some(path) = std::env::var_os("CONFORMANCE_PYTHON") {
-        return PathBuf::from(path);
-    }
-    let found = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("python3"))
-        .find(|path| path.is_file());
-    found.unwrap_or_else(|| {
-        panic!("no python3: install Debian's python3 and python3-venv (scripts/test does) or set CONFORMANCE_PYTHON")
-    })
-}
-
-/// What a process printed, standard output then standard error.
-fn printed(output: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-/// Runs a command that must succeed.
-fn run(command: &mut Command) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}",
-        printed(&output)
-    );
-}
-
 /// The Schemathesis executable of a virtual environment holding exactly the
 /// pinned requirements, made on first use and kept for later runs; the
 /// tests of this process wait for the one making it.
@@ -80,25 +47,8 @@ fn schemathesis() -> PathBuf {
 }
 
 fn install() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("schemathesis");
-    let venv = root.join("venv");
-    let installed = venv.join("installed-requirements.txt");
-    let executable = venv.join("bin/schemathesis");
-    if std::fs::read_to_string(&installed).ok().as_deref() == Some(REQUIREMENTS)
-        && executable.is_file()
-    {
-        return executable;
-    }
-    let _ = std::fs::remove_dir_all(&venv);
-    std::fs::create_dir_all(&root).unwrap();
-    run(Command::new(python()).args(["-m", "venv"]).arg(&venv));
-    let requirements = root.join("requirements.txt");
-    std::fs::write(&requirements, REQUIREMENTS).unwrap();
-    run(Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(&requirements));
-    std::fs::write(&installed, REQUIREMENTS).unwrap();
-    executable
+    let target_tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    python::virtual_environment(target_tmp, "schemathesis", REQUIREMENTS).join("schemathesis")
 }
 
 /// What the run authenticates with.
@@ -345,7 +295,7 @@ async fn fuzz(executable: &Path, run: &Run, url: &str, config: String) -> (bool,
     if output.status.success() {
         std::fs::remove_dir_all(&dir).ok();
     }
-    (output.status.success(), printed(&output))
+    (output.status.success(), python::printed(&output))
 }
 
 /// Runs Schemathesis, every run in turn, against a fresh stack on `store`.

@@ -24,6 +24,78 @@ pub struct Clause {
     /// The checks that enforce it: check ids, where `*` stands for any
     /// run of characters (`strict.jwt.*.chat-send`).
     pub checks: Vec<String>,
+    /// The one member of one answer the clause is about, when it is one.
+    #[serde(default)]
+    pub member: Option<Member>,
+}
+
+/// The one member of one answer a clause is about: a fault that leaves it
+/// out of that answer must fail the clause's checks (the harness's test
+/// suite makes that fault for every such clause).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// The request whose answer carries it (`POST /auth/login`); a path
+    /// segment in braces stands for any (`GET /api/auth/groups/{id}`).
+    pub answer: String,
+    /// Where it is: an RFC 6901 pointer into the JSON answer, `*` for
+    /// every item of an array (`/members/*/role`).
+    #[serde(default)]
+    pub pointer: Option<String>,
+    /// Or a claim of the token the answer carries at `/access_token`.
+    #[serde(default)]
+    pub claim: Option<String>,
+    /// Check families that rest on the member and fail with it, besides
+    /// the clause's own: the chat-api reads it, or a scenario needs it to
+    /// go on (`core.chat.` when the chat-api reads the group's `org_id`).
+    #[serde(default)]
+    pub also: Vec<String>,
+}
+
+impl Member {
+    /// Whether a request is the one whose answer carries the member.
+    pub fn answers(&self, method: &str, path: &str) -> bool {
+        let Some((want_method, want_path)) = self.answer.split_once(' ') else {
+            return false;
+        };
+        let (want, got): (Vec<&str>, Vec<&str>) =
+            (want_path.split('/').collect(), path.split('/').collect());
+        want_method == method
+            && want.len() == got.len()
+            && want
+                .iter()
+                .zip(&got)
+                .all(|(w, g)| w == g || (w.starts_with('{') && w.ends_with('}')))
+    }
+
+    /// Whether the answer comes from the chat-api.
+    pub fn at_chat(&self) -> bool {
+        self.answer.contains(" /api/chat/")
+    }
+
+    /// Takes the member out of a JSON answer (out of each item where the
+    /// pointer says `*`); whether there was one to take.
+    pub fn take_out(&self, answer: &mut serde_json::Value) -> bool {
+        fn take(value: &mut serde_json::Value, path: &[&str]) -> bool {
+            match path {
+                [] => false,
+                [last] => value
+                    .as_object_mut()
+                    .is_some_and(|object| object.remove(*last).is_some()),
+                // From every item, not only up to the first that had it.
+                ["*", rest @ ..] => value.as_array_mut().is_some_and(|items| {
+                    let took: Vec<bool> = items.iter_mut().map(|item| take(item, rest)).collect();
+                    took.contains(&true)
+                }),
+                [first, rest @ ..] => value.get_mut(*first).is_some_and(|inner| take(inner, rest)),
+            }
+        }
+        let Some(pointer) = &self.pointer else {
+            return false;
+        };
+        let path: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+        take(answer, &path)
+    }
 }
 
 impl Clause {
@@ -85,6 +157,51 @@ mod tests {
 
     fn catalogue() -> BTreeSet<(String, crate::Level, String)> {
         crate::runner::checks(&crate::scenario::bundled().expect("the bundled scenarios"))
+    }
+
+    #[test]
+    fn a_member_names_its_answer_and_comes_out_of_it() {
+        let member = Member {
+            answer: "GET /api/auth/groups/{id}/members".to_owned(),
+            pointer: Some("/members/*/role".to_owned()),
+            claim: None,
+            also: Vec::new(),
+        };
+        assert!(member.answers("GET", "/api/auth/groups/0b5e/members"));
+        assert!(!member.answers("GET", "/api/auth/groups/0b5e"));
+        assert!(!member.answers("POST", "/api/auth/groups/0b5e/members"));
+        assert!(!member.at_chat());
+        let mut answer = serde_json::json!({ "members": [
+            { "user_id": "a", "role": "owner" },
+            { "user_id": "b", "role": "member" },
+        ] });
+        assert!(member.take_out(&mut answer));
+        assert_eq!(
+            answer,
+            serde_json::json!({ "members": [{ "user_id": "a" }, { "user_id": "b" }] })
+        );
+        assert!(!member.take_out(&mut answer), "nothing left to take");
+    }
+
+    /// Every member clause names one answer and one place in it.
+    #[test]
+    fn every_member_names_an_answer_and_one_place() {
+        for clause in all() {
+            if let Some(member) = &clause.member {
+                assert!(
+                    member.pointer.is_some() != member.claim.is_some(),
+                    "{}: a pointer or a claim",
+                    clause.id
+                );
+                let (method, path) = member.answer.split_once(' ').unwrap_or_default();
+                assert!(
+                    ["GET", "POST", "DELETE"].contains(&method) && path.starts_with('/'),
+                    "{}: {:?}",
+                    clause.id,
+                    member.answer
+                );
+            }
+        }
     }
 
     #[test]

@@ -505,3 +505,41 @@ pub fn reused_keys_answered_201() -> Layers {
         }
     }))
 }
+
+/// The member a clause is about left out of its answer (a 2xx of the
+/// request it names), or the claim out of the token that answer carries
+/// (signed again, and taken by both services as the token it was).
+pub fn member_left_out(member: conformance::clauses::Member) -> Layers {
+    if let Some(claim) = member.claim.clone() {
+        let path = member.answer.split_once(' ').map_or("", |(_, p)| p);
+        return tokens_rewritten(path, move |header, claims| {
+            if let Some(claims) = claims.as_object_mut() {
+                claims.remove(&claim);
+            }
+            // Two logins within a second would otherwise make one token
+            // without a `jti`: each stands for its own original.
+            header["x-fault"] = json!(uuid::Uuid::new_v4().to_string());
+        });
+    }
+    let at_chat = member.at_chat();
+    let layer = move |router: axum::Router| {
+        router.layer(from_fn(move |request: Request, next: Next| {
+            let member = member.clone();
+            async move {
+                let picked = member.answers(request.method().as_str(), request.uri().path());
+                let response = next.run(request).await;
+                if !picked || !response.status().is_success() {
+                    return response;
+                }
+                let (parts, mut body) = json_of(response).await;
+                member.take_out(&mut body);
+                with_json(parts, &body)
+            }
+        }))
+    };
+    if at_chat {
+        (None, Some(Box::new(move |router, _| layer(router))))
+    } else {
+        (Some(Box::new(move |router, _| layer(router))), None)
+    }
+}

@@ -1021,6 +1021,8 @@ fn every_clause_is_shown_caught_by_a_fault() {
     }
     let bare: Vec<&str> = all()
         .iter()
+        // A member clause is shown by `members_left_out_are_caught`.
+        .filter(|c| c.member.is_none())
         .filter(|c| {
             !FAULTS
                 .iter()
@@ -1033,4 +1035,82 @@ fn every_clause_is_shown_caught_by_a_fault() {
         "clauses no fault shows caught: {}",
         bare.join(", ")
     );
+}
+
+/// The families a clause's checks belong to: each check id without its
+/// last part (`core.login.ok` → `core.login.`).
+fn families_of(clause: &conformance::clauses::Clause) -> Vec<String> {
+    clause
+        .checks
+        .iter()
+        .map(|check| {
+            let check = check.split('*').next().unwrap_or_default();
+            check
+                .rsplit_once('.')
+                .map_or_else(|| check.to_owned(), |(family, _)| format!("{family}."))
+        })
+        .collect()
+}
+
+/// Every clause about one member of one answer, shown caught: that member
+/// left out of that answer (or that claim out of its token) fails the
+/// clause's checks, and nothing outside their families, the families that
+/// rest on the member and the snapshots. The member clauses are dealt to
+/// four tests, so that the suite runs them side by side.
+async fn members_left_out_are_caught(shard: usize) {
+    let discovery = std::env::var_os("CONFORMANCE_FAULT_DISCOVERY").is_some();
+    let clauses = all().iter().filter(|c| c.member.is_some());
+    let mut shown = 0;
+    for clause in clauses.skip(shard).step_by(MEMBER_SHARDS) {
+        let member = clause.member.clone().expect("a member clause");
+        let (auth, chat) = breaks::member_left_out(member);
+        let report = run_with(auth, chat, None).await;
+        let failed = crate::helpers::failed(&report);
+        if discovery {
+            println!("failed {}: {failed:?}", clause.id);
+            continue;
+        }
+        let caught: Vec<&String> = failed.iter().filter(|id| clause.enforced_by(id)).collect();
+        assert!(
+            !caught.is_empty(),
+            "{}: no check of the clause failed; failures: {failed:?}",
+            clause.id
+        );
+        let mut families = families_of(clause);
+        families.extend(clause.member.iter().flat_map(|m| m.also.iter().cloned()));
+        let stray: Vec<&String> = failed
+            .iter()
+            .filter(|id| !id.contains(".snapshot.") && !id.starts_with("reference."))
+            .filter(|id| !families.iter().any(|f| id.starts_with(f.as_str())))
+            .collect();
+        assert!(
+            stray.is_empty(),
+            "{}: caught elsewhere too: {stray:?}",
+            clause.id
+        );
+        shown += 1;
+    }
+    assert!(discovery || shown > 0, "no member clause in shard {shard}");
+}
+
+const MEMBER_SHARDS: usize = 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_left_out_are_caught_0() {
+    members_left_out_are_caught(0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_left_out_are_caught_1() {
+    members_left_out_are_caught(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_left_out_are_caught_2() {
+    members_left_out_are_caught(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_left_out_are_caught_3() {
+    members_left_out_are_caught(3).await;
 }

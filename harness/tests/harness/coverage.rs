@@ -980,15 +980,20 @@ pub fn user_tokens_with_an_upper_case_subject() -> Layers {
 /// header and claims) and signed again with its key; both services take
 /// each as the token it was made from, so only what looks at the token
 /// itself sees the change.
-pub fn tokens_rewritten(path: &'static str, rewrite: fn(&mut Value, &mut Value)) -> Layers {
+pub fn tokens_rewritten(
+    path: impl Into<String>,
+    rewrite: impl Fn(&mut Value, &mut Value) + Clone + Send + Sync + 'static,
+) -> Layers {
+    let path: Arc<str> = path.into().into();
     let issued: Arc<Mutex<std::collections::HashMap<String, String>>> = Arc::default();
     let key = reference_shared::SigningKey::from_file(&conformance::dev_key_path()).unwrap();
     let (at_auth, at_chat) = (issued.clone(), issued.clone());
     let auth: AuthFault = Box::new(move |router, _| {
         router.layer(from_fn(move |request: Request, next: Next| {
-            let (key, issued) = (key.clone(), at_auth.clone());
+            let (key, issued, path, rewrite) =
+                (key.clone(), at_auth.clone(), path.clone(), rewrite.clone());
             async move {
-                let picked = request.uri().path() == path;
+                let picked = request.uri().path() == &*path;
                 let response = next.run(with_tokens_replaced(request, &issued).await).await;
                 if !picked || response.status() != StatusCode::OK {
                     return response;

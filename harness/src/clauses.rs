@@ -27,6 +27,69 @@ pub struct Clause {
     /// The one member of one answer the clause is about, when it is one.
     #[serde(default)]
     pub member: Option<Member>,
+    /// The one refusal the clause is about, when it is one.
+    #[serde(default)]
+    pub refusal: Option<Refusal>,
+}
+
+/// Whether `method path` is the request `answer` names (`POST
+/// /auth/login`; a path segment in braces stands for any).
+fn names_request(answer: &str, method: &str, path: &str) -> bool {
+    let Some((want_method, want_path)) = answer.split_once(' ') else {
+        return false;
+    };
+    let (want, got): (Vec<&str>, Vec<&str>) =
+        (want_path.split('/').collect(), path.split('/').collect());
+    want_method == method
+        && want.len() == got.len()
+        && want
+            .iter()
+            .zip(&got)
+            .all(|(w, g)| w == g || (w.starts_with('{') && w.ends_with('}')))
+}
+
+/// The one refusal a clause is about: a fault that answers it with
+/// another status and code (the seed's class of bug: a 403 answered 401)
+/// must fail the clause's checks (the harness's test suite makes that fault
+/// for every such clause).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refusal {
+    /// The request refused, as [`Member::answer`].
+    pub answer: String,
+    /// Its status.
+    pub status: u16,
+    /// Its error code, when the contract names one.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Check families that rest on the refusal and fail with it, besides
+    /// the clause's own.
+    #[serde(default)]
+    pub also: Vec<String>,
+}
+
+impl Refusal {
+    /// Whether an answer is this refusal: its request, status and code.
+    pub fn is(&self, method: &str, path: &str, status: u16, error: Option<&str>) -> bool {
+        names_request(&self.answer, method, path)
+            && status == self.status
+            && self.error.as_deref().is_none_or(|want| error == Some(want))
+    }
+
+    /// The other refusal the fault answers instead: a 401 `invalid_token`,
+    /// or for a 401 a 403 `forbidden`.
+    pub fn instead(&self) -> (u16, &'static str) {
+        if self.status == 401 {
+            (403, "forbidden")
+        } else {
+            (401, "invalid_token")
+        }
+    }
+
+    /// Whether the refusal comes from the chat-api.
+    pub fn at_chat(&self) -> bool {
+        self.answer.contains(" /api/chat/")
+    }
 }
 
 /// The one member of one answer a clause is about: a fault that leaves it
@@ -55,17 +118,7 @@ pub struct Member {
 impl Member {
     /// Whether a request is the one whose answer carries the member.
     pub fn answers(&self, method: &str, path: &str) -> bool {
-        let Some((want_method, want_path)) = self.answer.split_once(' ') else {
-            return false;
-        };
-        let (want, got): (Vec<&str>, Vec<&str>) =
-            (want_path.split('/').collect(), path.split('/').collect());
-        want_method == method
-            && want.len() == got.len()
-            && want
-                .iter()
-                .zip(&got)
-                .all(|(w, g)| w == g || (w.starts_with('{') && w.ends_with('}')))
+        names_request(&self.answer, method, path)
     }
 
     /// Whether the answer comes from the chat-api.
@@ -183,6 +236,30 @@ mod tests {
         assert!(!member.take_out(&mut answer), "nothing left to take");
     }
 
+    #[test]
+    fn a_refusal_is_its_request_status_and_code() {
+        let refusal = Refusal {
+            answer: "GET /api/auth/groups/{id}".to_owned(),
+            status: 403,
+            error: Some("forbidden".to_owned()),
+            also: Vec::new(),
+        };
+        assert!(refusal.is("GET", "/api/auth/groups/0b5e", 403, Some("forbidden")));
+        assert!(!refusal.is(
+            "GET",
+            "/api/auth/groups/0b5e",
+            403,
+            Some("insufficient_scope")
+        ));
+        assert!(!refusal.is(
+            "GET",
+            "/api/auth/groups/0b5e/members",
+            403,
+            Some("forbidden")
+        ));
+        assert_eq!(refusal.instead(), (401, "invalid_token"));
+    }
+
     /// Every member clause names one answer and one place in it.
     #[test]
     fn every_member_names_an_answer_and_one_place() {
@@ -257,6 +334,7 @@ mod tests {
     fn every_clause_has_checks_and_every_contract_check_a_clause() {
         let checks = catalogue();
         for clause in all() {
+            assert!(!clause.checks.is_empty(), "{} has no checks", clause.id);
             for pattern in &clause.checks {
                 assert!(
                     checks

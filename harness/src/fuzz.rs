@@ -337,6 +337,9 @@ struct Probe {
     body: Option<(String, Vec<u8>)>,
     /// The input is wrong beyond doubt: a 2xx is a failure too.
     must_refuse: bool,
+    /// The statuses a refusal may take where the contract names them
+    /// (empty: any 4xx).
+    refusals: &'static [u16],
 }
 
 /// Why a probe's answer breaks the rules.
@@ -459,6 +462,7 @@ fn probes(context: &Context, op: &Operation, case: Case) -> Vec<Probe> {
         headers: credentials(context, op),
         body: None,
         must_refuse: true,
+        refusals: &[],
     };
     let json = |what: &str, bytes: Vec<u8>| Probe {
         what: what.to_owned(),
@@ -544,9 +548,11 @@ fn probes(context: &Context, op: &Operation, case: Case) -> Vec<Probe> {
                 _ => ("text/plain", valid.to_string().into_bytes()),
             };
             vec![
+                // The contract's allowed alternatives: 415 or 400.
                 Probe {
                     what: format!("a valid body sent as {content_type}"),
                     body: Some((content_type.to_owned(), bytes.clone())),
+                    refusals: &[400, 415],
                     ..base.clone()
                 },
                 // The contract allows processing a body that declares no
@@ -985,6 +991,10 @@ async fn send(context: &Context, probe: &Probe, case: Case) -> Result<(), Failur
         } else {
             Ok(())
         };
+    }
+    if !probe.refusals.is_empty() && !probe.refusals.contains(&status) {
+        let allowed: Vec<String> = probe.refusals.iter().map(u16::to_string).collect();
+        return Err(fail(&format!("a refusal with {}", allowed.join(" or "))));
     }
     let well_formed = content_type.starts_with("application/json")
         && answer

@@ -460,6 +460,35 @@ pub fn json_token_requests_answered() -> Layers {
     )
 }
 
+/// A message declared as `text/plain` refused with 422 `unprocessable`,
+/// where the contract allows 415 or 400.
+pub fn other_content_types_answered_422() -> Layers {
+    chat_answering(
+        |m, p, sent| {
+            is_send(m, p)
+                && sent
+                    .get(header::CONTENT_TYPE)
+                    .is_some_and(|v| v.as_bytes().starts_with(b"text/plain"))
+        },
+        || {
+            let body = json!({ "error": "unprocessable", "error_description": "faulty" });
+            json_answer(StatusCode::UNPROCESSABLE_ENTITY, &body)
+        },
+    )
+}
+
+/// A message that declares no content type answered 500, where the
+/// contract allows processing it or 415.
+pub fn untyped_messages_failing() -> Layers {
+    chat_answering(
+        |m, p, sent| is_send(m, p) && !sent.contains_key(header::CONTENT_TYPE),
+        || {
+            let body = json!({ "error": "internal", "error_description": "faulty" });
+            json_answer(StatusCode::INTERNAL_SERVER_ERROR, &body)
+        },
+    )
+}
+
 // ---- Chat-API --------------------------------------------------------------
 
 /// Sends with a service token accepted.
@@ -533,6 +562,46 @@ pub fn member_left_out(member: conformance::clauses::Member) -> Layers {
                 }
                 let (parts, mut body) = json_of(response).await;
                 member.take_out(&mut body);
+                with_json(parts, &body)
+            }
+        }))
+    };
+    if at_chat {
+        (None, Some(Box::new(move |router, _| layer(router))))
+    } else {
+        (Some(Box::new(move |router, _| layer(router))), None)
+    }
+}
+
+/// The refusal a clause is about answered as another refusal (a 401
+/// `invalid_token`, or for a 401 a 403 `forbidden`): the seed's class of
+/// bug.
+pub fn refusal_changed(refusal: conformance::clauses::Refusal) -> Layers {
+    let at_chat = refusal.at_chat();
+    let layer = move |router: axum::Router| {
+        router.layer(from_fn(move |request: Request, next: Next| {
+            let refusal = refusal.clone();
+            async move {
+                let (method, path) = (
+                    request.method().to_string(),
+                    request.uri().path().to_owned(),
+                );
+                let response = next.run(request).await;
+                if response.status().as_u16() != refusal.status {
+                    return response;
+                }
+                let (mut parts, mut body) = json_of(response).await;
+                if !refusal.is(
+                    &method,
+                    &path,
+                    parts.status.as_u16(),
+                    body["error"].as_str(),
+                ) {
+                    return with_json(parts, &body);
+                }
+                let (status, code) = refusal.instead();
+                parts.status = StatusCode::from_u16(status).expect("a status");
+                body["error"] = json!(code);
                 with_json(parts, &body)
             }
         }))

@@ -925,8 +925,22 @@ faults! {
         family: &["reference.oauth."],
         ..LAYERS_ONLY
     };
+    other_content_types_answered_422_are_caught: Fault {
+        breaks: &["alternatives-other-content-type"],
+        layers: breaks::other_content_types_answered_422,
+        caught_by: &["strict.fuzz.chat.post-api-chat-groups-group_id-messages.wrong-content-type"],
+        family: &["strict.fuzz.chat."],
+        ..LAYERS_ONLY
+    };
+    untyped_messages_failing_are_caught: Fault {
+        breaks: &["alternatives-untyped-json"],
+        layers: breaks::untyped_messages_failing,
+        caught_by: &["strict.fuzz.chat.post-api-chat-groups-group_id-messages.wrong-content-type"],
+        family: &["strict.fuzz.chat.", "reference.chat."],
+        ..LAYERS_ONLY
+    };
     json_token_requests_answered_are_caught: Fault {
-        breaks: &["alternatives-content-type"],
+        breaks: &["alternatives-other-content-type"],
         layers: breaks::json_token_requests_answered,
         caught_by: &["strict.oauth-errors.json-body"],
         family: &["strict.fuzz.auth."],
@@ -1021,8 +1035,8 @@ fn every_clause_is_shown_caught_by_a_fault() {
     }
     let bare: Vec<&str> = all()
         .iter()
-        // A member clause is shown by `members_left_out_are_caught`.
-        .filter(|c| c.member.is_none())
+        // A clause whose line makes its fault is shown by `made_faults_are_caught`.
+        .filter(|c| c.member.is_none() && c.refusal.is_none())
         .filter(|c| {
             !FAULTS
                 .iter()
@@ -1052,18 +1066,33 @@ fn families_of(clause: &conformance::clauses::Clause) -> Vec<String> {
         .collect()
 }
 
-/// Every clause about one member of one answer, shown caught: that member
-/// left out of that answer (or that claim out of its token) fails the
-/// clause's checks, and nothing outside their families, the families that
-/// rest on the member and the snapshots. The member clauses are dealt to
-/// four tests, so that the suite runs them side by side.
-async fn members_left_out_are_caught(shard: usize) {
+/// The fault a clause's own line makes, and the families that rest on
+/// what it breaks: its member left out of its answer (or its claim out of
+/// its token), or its refusal answered as another.
+fn made_fault(clause: &conformance::clauses::Clause) -> Option<(Layers, Vec<String>)> {
+    if let Some(member) = &clause.member {
+        return Some((breaks::member_left_out(member.clone()), member.also.clone()));
+    }
+    let refusal = clause.refusal.as_ref()?;
+    Some((
+        breaks::refusal_changed(refusal.clone()),
+        refusal.also.clone(),
+    ))
+}
+
+/// Every clause about one member of one answer or one refusal, shown
+/// caught by the fault its own line makes: a check of the clause fails,
+/// and nothing outside the clause's families, the families that rest on
+/// what the fault breaks, and the snapshots. The clauses are dealt to
+/// several tests, so that the suite runs them side by side.
+async fn made_faults_are_caught(shard: usize) {
     let discovery = std::env::var_os("CONFORMANCE_FAULT_DISCOVERY").is_some();
-    let clauses = all().iter().filter(|c| c.member.is_some());
+    let clauses = all()
+        .iter()
+        .filter(|c| c.member.is_some() || c.refusal.is_some());
     let mut shown = 0;
-    for clause in clauses.skip(shard).step_by(MEMBER_SHARDS) {
-        let member = clause.member.clone().expect("a member clause");
-        let (auth, chat) = breaks::member_left_out(member);
+    for clause in clauses.skip(shard).step_by(MADE_SHARDS) {
+        let ((auth, chat), also) = made_fault(clause).expect("a fault");
         let report = run_with(auth, chat, None).await;
         let failed = crate::helpers::failed(&report);
         if discovery {
@@ -1077,7 +1106,7 @@ async fn members_left_out_are_caught(shard: usize) {
             clause.id
         );
         let mut families = families_of(clause);
-        families.extend(clause.member.iter().flat_map(|m| m.also.iter().cloned()));
+        families.extend(also);
         let stray: Vec<&String> = failed
             .iter()
             .filter(|id| !id.contains(".snapshot.") && !id.starts_with("reference."))
@@ -1090,27 +1119,37 @@ async fn members_left_out_are_caught(shard: usize) {
         );
         shown += 1;
     }
-    assert!(discovery || shown > 0, "no member clause in shard {shard}");
+    assert!(discovery || shown > 0, "no clause in shard {shard}");
 }
 
-const MEMBER_SHARDS: usize = 4;
+const MADE_SHARDS: usize = 6;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn members_left_out_are_caught_0() {
-    members_left_out_are_caught(0).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn members_left_out_are_caught_1() {
-    members_left_out_are_caught(1).await;
+async fn made_faults_are_caught_0() {
+    made_faults_are_caught(0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn members_left_out_are_caught_2() {
-    members_left_out_are_caught(2).await;
+async fn made_faults_are_caught_1() {
+    made_faults_are_caught(1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn members_left_out_are_caught_3() {
-    members_left_out_are_caught(3).await;
+async fn made_faults_are_caught_2() {
+    made_faults_are_caught(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_faults_are_caught_3() {
+    made_faults_are_caught(3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_faults_are_caught_4() {
+    made_faults_are_caught(4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_faults_are_caught_5() {
+    made_faults_are_caught(5).await;
 }

@@ -178,6 +178,8 @@ impl Accounts {
         vars.insert("group.org_id".to_owned(), self.org_id.clone());
         vars.insert("text.4000".to_owned(), "x".repeat(4000));
         vars.insert("text.4001".to_owned(), "x".repeat(4001));
+        // 4000 characters in 8000 bytes of UTF-8: the limit is in characters.
+        vars.insert("text.4000-wide".to_owned(), "é".repeat(4000));
         vars
     }
 }

@@ -200,6 +200,7 @@ pub const BUILTIN_VARS: &[&str] = &[
     "admin.token",
     "text.4000",
     "text.4001",
+    "text.4000-wide",
 ];
 
 /// In expectations, `{{answer/<field>}}` is that top-level field of the

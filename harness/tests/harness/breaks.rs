@@ -503,6 +503,31 @@ pub fn chat_takes_service_tokens() -> Layers {
     }))
 }
 
+/// Content limited to 4000 bytes rather than characters.
+pub fn content_counted_in_bytes() -> Layers {
+    chat(Box::new(|router, _| {
+        router.layer(from_fn(|request: Request, next: Next| async move {
+            if !is_send(request.method(), request.uri().path()) {
+                return next.run(request).await;
+            }
+            let (parts, body) = request.into_parts();
+            let bytes = axum::body::to_bytes(body, 1 << 20)
+                .await
+                .unwrap_or_default();
+            let sent: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            if sent["content"]
+                .as_str()
+                .is_some_and(|c| c.trim().len() > 4000)
+            {
+                let body = json!({ "error": "invalid_request", "error_description": "too long" });
+                return json_answer(StatusCode::BAD_REQUEST, &body);
+            }
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }))
+    }))
+}
+
 /// A send without a token answered 403.
 pub fn anonymous_sends_forbidden() -> Layers {
     chat_answering(

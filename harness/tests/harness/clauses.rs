@@ -925,6 +925,12 @@ faults! {
         family: &["reference.oauth."],
         ..LAYERS_ONLY
     };
+    content_counted_in_bytes_is_caught: Fault {
+        breaks: &["step-3-characters"],
+        layers: breaks::content_counted_in_bytes,
+        caught_by: &["core.chat.send.longest-wide"],
+        ..LAYERS_ONLY
+    };
     other_content_types_answered_422_are_caught: Fault {
         breaks: &["alternatives-other-content-type"],
         layers: breaks::other_content_types_answered_422,

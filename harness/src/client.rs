@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::error::HarnessError;
-use crate::observe::{self, Hop};
+use crate::hop::{self, Hop};
 use crate::redact::Secrets;
 
 /// How long one request may take.
@@ -195,8 +195,8 @@ impl Client {
     /// and an answer whose body the connection cut short keeps its status,
     /// headers and what came of the body ([`Answer::cut`]).
     pub async fn send(&self, outgoing: &Outgoing) -> Result<(Answer, Hop), String> {
-        let (traceparent, trace) = observe::new_traceparent();
-        let watch = observe::Stopwatch::start();
+        let (traceparent, trace) = hop::new_traceparent();
+        let watch = hop::Stopwatch::start();
         let response = match self
             .attempt(outgoing, &traceparent, outgoing.fresh_connection)
             .await
@@ -239,7 +239,7 @@ impl Client {
                 .as_ref()
                 .and_then(|j| j["error"].as_str())
                 .map(str::to_owned),
-            credential: observe::credential_kind(outgoing.header_text("authorization")),
+            credential: hop::credential_kind(outgoing.header_text("authorization")),
             scope: None,
             duration_ms: watch.duration_ms(),
             started_ms: watch.started_ms(),

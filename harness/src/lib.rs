@@ -58,6 +58,7 @@ mod expect;
 mod fuzz;
 pub mod gate;
 mod harness;
+mod hop;
 pub mod jwt;
 mod observe;
 mod outcome;
@@ -76,7 +77,8 @@ mod verdict;
 
 pub use error::HarnessError;
 pub use harness::Harness;
-pub use observe::{FAULTS_PATH, Fault, HOPS_PATH, Hop, Observer, Recorder, serve_proxy};
+pub use hop::Hop;
+pub use observe::{FAULTS_PATH, Fault, HOPS_PATH, Observer, Recorder, serve_proxy};
 pub use outcome::{CheckOutcome, RunReport, Status, Summary};
 pub use properties::PropertyOptions;
 pub use provision::{Cleanup, Created, cleanup};

@@ -13,7 +13,8 @@ use crate::client::{self, Answer, Client, Outgoing};
 use crate::error::HarnessError;
 use crate::expect::{self, Mismatch};
 use crate::fuzz;
-use crate::observe::{self, Hop};
+use crate::hop::Hop;
+use crate::observe;
 use crate::outcome::{CheckOutcome, RunReport, Status, TargetInfo};
 use crate::properties::{self, Property, PropertyOptions};
 use crate::provision::{self, Accounts};
@@ -661,7 +662,7 @@ impl Runner {
         }
         vars.extend(self.fault_groups.clone());
         let mut calls = ScenarioCalls {
-            started_ms: observe::now_ms(),
+            started_ms: crate::hop::now_ms(),
             traces: Vec::new(),
         };
         let mut blocked: Option<String> = None;

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::observe::Hop;
+use crate::hop::Hop;
 use crate::outcome::{CheckOutcome, Status};
 use crate::redact::Secrets;
 use crate::scenario::Level;

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::observe::Hop;
+use crate::hop::Hop;
 use crate::outcome::CheckOutcome;
 use crate::scenario::Level;
 

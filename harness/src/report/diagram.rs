@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::observe::Hop;
+use crate::hop::Hop;
 
 /// The parties, left to right.
 const PARTIES: [&str; 3] = ["harness", "chat-api", "auth-api"];

@@ -254,7 +254,7 @@ fn scenario(out: &mut String, id: &str, checks: &[&CheckOutcome]) {
         counts.skipped,
         escape(source)
     );
-    let steps: Vec<(&[crate::observe::Hop], bool)> = checks
+    let steps: Vec<(&[crate::hop::Hop], bool)> = checks
         .iter()
         .filter(|c| !c.hops.is_empty())
         .map(|c| (c.hops.as_slice(), c.status == Status::Failed))

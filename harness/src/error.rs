@@ -1,4 +1,4 @@
-use crate::scenario::ScenarioError;
+use crate::sources::scenario::ScenarioError;
 
 /// Why the harness could not run (exit code 2). A check that fails is not
 /// one of these: it is a [`crate::CheckOutcome`].

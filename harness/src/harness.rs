@@ -3,14 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::checking::gate::{self, ExpectedFailures};
+use crate::checking::outcome::{CheckOutcome, RunReport};
 use crate::error::HarnessError;
-use crate::gate::{self, ExpectedFailures};
-use crate::outcome::{CheckOutcome, RunReport};
-use crate::properties::PropertyOptions;
-use crate::provision::{self, Cleanup};
-use crate::runner::{self, RunOptions, SnapshotMode};
-use crate::scenario::{self, Level};
-use crate::target::Target;
+use crate::run::provision::{self, Cleanup};
+use crate::run::target::Target;
+use crate::run::{self, RunOptions, SnapshotMode};
+use crate::sources::properties::PropertyOptions;
+use crate::sources::scenario::{self, Level};
 
 /// A run of the bundled scenarios (and a team's own) against a target.
 ///
@@ -174,9 +174,9 @@ impl Harness {
     ) -> Result<RunReport, HarnessError> {
         let scenarios = self.load_scenarios()?;
         if let Some(expected) = &self.expected {
-            expected.check_known(&runner::check_ids(&scenarios))?;
+            expected.check_known(&run::check_ids(&scenarios))?;
         }
-        let outcome = runner::run(&scenarios, &self.target, &self.options, on_check).await;
+        let outcome = run::run(&scenarios, &self.target, &self.options, on_check).await;
         self.tidy().await;
         let mut report = outcome?;
         report.complete = self.complete;

@@ -21,75 +21,57 @@
 //! and gets no database driver, testcontainers or password hashing.
 //!
 //! # Layout
-//! - `scenario`: the scenario format (model, parser, templates); no I/O
-//!   beyond reading the files.
-//! - `harness`: [`Harness`], one run against a target: the library's
-//!   entry point, and what `conformance run` does.
-//! - `target`: what is checked, and its configuration file.
-//! - `provision`: the harness's users, group and clients on the target.
-//! - `stack`: the reference stack started in-process, with optional faults
-//!   (the default feature `reference`).
-//! - `observe`: the recorder between the chat-api and the auth-api.
-//! - `runner`: schedules every source's checks and turns each verdict into
-//!   an outcome, one way; runs the scenarios' steps.
-//! - `verdict`: what a source hands the runner ([`verdict::Spec`],
-//!   [`verdict::Verdict`]) and the one conversion into a [`CheckOutcome`].
-//! - `client`: the one HTTP client every request goes through (trace
-//!   header, hop recording).
-//! - `properties`: a source: generated client ids, checked over HTTP with proptest.
-//! - `fuzz`: a source: bad input for every operation of the contract's OpenAPI documents.
-//! - `attacks`: forged and malformed tokens for the JWT attack scenarios.
-//! - `expect`: holding an answer against a step's expectations.
-//! - `rules`: the contract's rules, and which rule a check may name.
-//! - `outcome`: [`CheckOutcome`] and [`RunReport`]: failed checks are data.
-//! - `gate`: diffs between reports, baselines and expected failures.
-//! - `snapshot`: a source: answers normalised, written and compared field by field.
-//! - `jwt`: tokens read without verifying them.
-//! - `redact`: secrets out of every report.
-//! - `report`: terminal, JSON and JUnit output.
-//! - `error`: [`HarnessError`]: what makes the harness itself fail (exit 2).
+//! The folders follow the pipeline, from where checks come from to what
+//! the user reads:
+//! - `sources/`: where checks come from: `scenario` (the format: model,
+//!   parser, templates), `snapshot` (answers normalised, written and
+//!   compared field by field), `properties` (generated client ids, checked
+//!   over HTTP with proptest), `fuzz` (bad input for every operation of the
+//!   OpenAPI documents), `attacks` (forged and malformed tokens).
+//! - `run/`: the run: its entry, options and scheduling (`mod.rs`), one
+//!   scenario and one step, what the recorder saw (`observation`), the
+//!   run's accounts and tokens, the target and the harness's accounts on
+//!   it (`target`, `provision`), the one HTTP client every request goes
+//!   through (`client`) and the record of one call (`hop`), the recorder
+//!   between the services (`observe`), secrets kept out (`redact`), the
+//!   reference stack started in-process (`stack`, the default feature
+//!   `reference`).
+//! - `checking/`: judging what came back: an answer against its step's
+//!   expectations (`expect`, `challenge`), what a source hands the run and
+//!   the one conversion into a [`CheckOutcome`] (`verdict`, `outcome`), the
+//!   contract's rules and clauses (`rules`, `clauses`), diffs between
+//!   reports, baselines and expected failures (`gate`).
+//! - `report/`: terminal, JSON, JUnit, Markdown and HTML, causes first.
+//! - `harness`: [`Harness`], one run against a target: the library's entry
+//!   point, and what `conformance run` does; `jwt`: tokens read without
+//!   verifying them; `error`: [`HarnessError`], what makes the harness
+//!   itself fail (exit 2).
 
-mod attacks;
-mod challenge;
-pub mod clauses;
-mod client;
+mod checking;
 mod error;
-mod expect;
-mod fuzz;
-pub mod gate;
 mod harness;
-mod hop;
 pub mod jwt;
-mod observe;
-mod outcome;
-mod properties;
-mod provision;
-mod redact;
 pub mod report;
-pub mod rules;
-mod runner;
-pub mod scenario;
-pub mod snapshot;
-#[cfg(feature = "reference")]
-mod stack;
-mod target;
-mod verdict;
+mod run;
+mod sources;
 
+pub use checking::outcome::{CheckOutcome, RunReport, Status, Summary};
+pub use checking::{clauses, gate, rules};
 pub use error::HarnessError;
 pub use harness::Harness;
-pub use hop::Hop;
-pub use observe::{FAULTS_PATH, Fault, HOPS_PATH, Observer, Recorder, serve_proxy};
-pub use outcome::{CheckOutcome, RunReport, Status, Summary};
-pub use properties::PropertyOptions;
-pub use provision::{Cleanup, Created, cleanup};
-pub use runner::{RunOptions, SnapshotMode, check_ids, checks, run};
-pub use scenario::Level;
+pub use run::hop::Hop;
+pub use run::observe::{FAULTS_PATH, Fault, HOPS_PATH, Observer, Recorder, serve_proxy};
+pub use run::provision::{Cleanup, Created, cleanup};
 #[cfg(feature = "reference")]
-pub use stack::{
+pub use run::stack::{
     AuthFault, ChatFault, ConfigureAuth, ConfigureChat, ReferenceStack, StackOptions, StoreChoice,
     dev_key_path,
 };
-pub use target::{ConfigFile, Target};
+pub use run::target::{ConfigFile, Target};
+pub use run::{RunOptions, SnapshotMode, check_ids, checks, run};
+pub use sources::properties::PropertyOptions;
+pub use sources::scenario::Level;
+pub use sources::{scenario, snapshot};
 
 /// The scenarios that come with the harness, relative to the current
 /// folder when it holds them (so that reports name `scenarios/core/…`).

@@ -7,9 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::hop::Hop;
-use crate::outcome::CheckOutcome;
-use crate::scenario::Level;
+use crate::checking::outcome::CheckOutcome;
+use crate::run::hop::Hop;
+use crate::sources::scenario::Level;
 
 /// Failures that share a cause.
 #[derive(Debug)]

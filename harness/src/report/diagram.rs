@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::hop::Hop;
+use crate::run::hop::Hop;
 
 /// The parties, left to right.
 const PARTIES: [&str; 3] = ["harness", "chat-api", "auth-api"];

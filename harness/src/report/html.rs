@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::outcome::{CheckOutcome, RunReport, Status, Summary};
+use crate::checking::outcome::{CheckOutcome, RunReport, Status, Summary};
 use crate::report::diagram;
-use crate::scenario::Level;
+use crate::sources::scenario::Level;
 
 const STYLE: &str = r"
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem; color: #1d1d1f; }
@@ -230,7 +230,11 @@ fn gating(out: &mut String, report: &RunReport) {
         let _ = write!(
             out,
             "<h2>Against the baseline</h2><pre id=\"baseline\">{}</pre>",
-            escape(&crate::gate::render_diff(diff, "the baseline", "this run"))
+            escape(&crate::checking::gate::render_diff(
+                diff,
+                "the baseline",
+                "this run"
+            ))
         );
     }
 }
@@ -254,7 +258,7 @@ fn scenario(out: &mut String, id: &str, checks: &[&CheckOutcome]) {
         counts.skipped,
         escape(source)
     );
-    let steps: Vec<(&[crate::hop::Hop], bool)> = checks
+    let steps: Vec<(&[crate::run::hop::Hop], bool)> = checks
         .iter()
         .filter(|c| !c.hops.is_empty())
         .map(|c| (c.hops.as_slice(), c.status == Status::Failed))

@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use crate::outcome::RunReport;
+use crate::checking::outcome::RunReport;
 
 /// Writes the report as JSON: `{"summary": {...}, "checks": [...], ...}`.
 pub fn write_json(report: &RunReport, path: &Path) -> std::io::Result<()> {

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::outcome::{CheckOutcome, RunReport, Status};
+use crate::checking::outcome::{CheckOutcome, RunReport, Status};
 
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

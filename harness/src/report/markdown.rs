@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::outcome::{RunReport, Status};
+use crate::checking::outcome::{RunReport, Status};
 
 /// Characters of a Markdown table cell that would break the table or the
 /// formatting, escaped; line breaks become spaces.
@@ -141,7 +141,7 @@ pub fn markdown(report: &RunReport) -> String {
         );
     }
     if let Some(diff) = &report.baseline {
-        let ids = |changes: &[crate::outcome::Change]| {
+        let ids = |changes: &[crate::checking::outcome::Change]| {
             changes
                 .iter()
                 .map(|c| format!("`{}`", c.id.replace('`', "'")))

@@ -2,8 +2,8 @@ use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Write as _};
 use std::sync::Mutex;
 
-use crate::outcome::{CheckOutcome, RunReport, Status};
-use crate::scenario::Level;
+use crate::checking::outcome::{CheckOutcome, RunReport, Status};
+use crate::sources::scenario::Level;
 
 /// Progress while checks finish: a line that rewrites itself on a
 /// terminal, one plain line per check otherwise (CI logs).
@@ -83,7 +83,7 @@ fn details(check: &CheckOutcome, cause: Option<usize>) -> String {
     }
     if !check.rule.is_empty() {
         // Where the contract states it, in the project's own words.
-        let place = crate::rules::anchor(&check.rule)
+        let place = crate::checking::rules::anchor(&check.rule)
             .map_or_else(String::new, |a| format!(" (docs/contract.md#{a})"));
         let _ = writeln!(text, "  rule:     {}{place}", check.rule);
     }
@@ -163,7 +163,7 @@ fn summary(report: &RunReport, all: bool) -> String {
         let _ = write!(
             text,
             "\n{}",
-            crate::gate::render_diff(diff, "the baseline", "this run")
+            crate::checking::gate::render_diff(diff, "the baseline", "this run")
         );
     }
     let _ = writeln!(
@@ -230,7 +230,7 @@ fn causes_text(causes: &[super::causes::Cause<'_>], failures: usize) -> String {
         );
         let rule = &cause.named_by().rule;
         if !rule.is_empty() {
-            let place = crate::rules::anchor(rule)
+            let place = crate::checking::rules::anchor(rule)
                 .map_or_else(String::new, |a| format!(" (docs/contract.md#{a})"));
             let _ = writeln!(text, "   rule: {rule}{place}");
         }
@@ -311,7 +311,7 @@ fn ungated_text(other: &[&CheckOutcome], gate: Level, all: bool) -> String {
 /// level; a contract rule clause by clause, each clause with its anchor
 /// and its checks; then the rules and clauses left without a check.
 pub fn rules_matrix(checks: &std::collections::BTreeSet<(String, Level, String)>) -> String {
-    let rows = crate::rules::matrix(
+    let rows = crate::checking::rules::matrix(
         checks
             .iter()
             .map(|(id, level, rule)| (id.as_str(), *level, rule.as_str())),
@@ -320,7 +320,9 @@ pub fn rules_matrix(checks: &std::collections::BTreeSet<(String, Level, String)>
     let mut unchecked = Vec::new();
     let mut bare_clauses = Vec::new();
     for (rule, by_rule) in &rows {
-        let contract = crate::rules::CONTRACT.iter().find(|r| r.name == rule);
+        let contract = crate::checking::rules::CONTRACT
+            .iter()
+            .find(|r| r.name == rule);
         if by_rule.is_empty() {
             unchecked.push(rule.as_str());
         }
@@ -333,16 +335,16 @@ pub fn rules_matrix(checks: &std::collections::BTreeSet<(String, Level, String)>
         };
         let _ = writeln!(text, "{rule}  ({} checks)", by_rule.len());
         let _ = writeln!(text, "  {}", contract.text);
-        if let Some(anchor) = crate::rules::anchor(rule) {
+        if let Some(anchor) = crate::checking::rules::anchor(rule) {
             let _ = writeln!(text, "  docs/contract.md#{anchor}");
         }
-        for clause in crate::clauses::of_rule(rule) {
+        for clause in crate::checking::clauses::of_rule(rule) {
             let _ = writeln!(text, "  · {}  (#{})", clause.text, clause.id);
             let mut any = false;
             for pattern in &clause.checks {
                 let matched: Vec<&(String, Level, String)> = checks
                     .iter()
-                    .filter(|(id, _, _)| crate::clauses::matches(pattern, id))
+                    .filter(|(id, _, _)| crate::checking::clauses::matches(pattern, id))
                     .collect();
                 match matched.as_slice() {
                     [] => {}
@@ -366,8 +368,8 @@ pub fn rules_matrix(checks: &std::collections::BTreeSet<(String, Level, String)>
             }
         }
     }
-    let rules = crate::rules::CONTRACT.len();
-    let clauses = crate::clauses::all().len();
+    let rules = crate::checking::rules::CONTRACT.len();
+    let clauses = crate::checking::clauses::all().len();
     if unchecked.is_empty() && bare_clauses.is_empty() {
         let _ = writeln!(
             text,
@@ -409,7 +411,10 @@ mod tests {
             checked.contains("CONTRACT Chat-API step 2  (1 checks)"),
             "{text}"
         );
-        assert!(checked.contains(&format!("1 of {} rules", crate::rules::CONTRACT.len())));
+        assert!(checked.contains(&format!(
+            "1 of {} rules",
+            crate::checking::rules::CONTRACT.len()
+        )));
         assert!(unchecked.contains("  CONTRACT Chat-API step 3\n"), "{text}");
         assert!(!unchecked.contains("CONTRACT Chat-API step 2\n"), "{text}");
         // Clause by clause: the sender clause has its check, the content

@@ -1,11 +1,11 @@
 //! What the recorder between the services saw of a step, and the counts the
 //! step's observation asks for.
 
-use crate::client::Outgoing;
+use crate::checking::expect::Mismatch;
 use crate::error::HarnessError;
-use crate::expect::Mismatch;
-use crate::hop::Hop;
-use crate::scenario::{Observe, Step, Window};
+use crate::run::client::Outgoing;
+use crate::run::hop::Hop;
+use crate::sources::scenario::{Observe, Step, Window};
 
 use super::{ObservationProbe, Runner, ScenarioCalls};
 

@@ -8,7 +8,7 @@ use reference_shared::Secret;
 use serde::Deserialize;
 
 use crate::error::HarnessError;
-use crate::observe::Observer;
+use crate::run::observe::Observer;
 
 /// A deployment to check.
 #[derive(Debug, Clone)]
@@ -87,7 +87,7 @@ impl Target {
     pub fn trust_ca_file(&mut self, path: &Path) -> Result<(), HarnessError> {
         let pem = std::fs::read(path)
             .map_err(|e| HarnessError::Config(format!("--cacert {}: {e}", path.display())))?;
-        crate::client::ca_certificates(Some(&pem))
+        crate::run::client::ca_certificates(Some(&pem))
             .map_err(|e| HarnessError::Config(format!("--cacert {}: {e}", path.display())))?;
         self.ca_pem = Some(pem);
         Ok(())

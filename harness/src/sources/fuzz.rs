@@ -14,13 +14,13 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use reference_shared::Secret;
 use serde_json::{Value, json};
 
-use crate::client::{self, Client, Outgoing};
-use crate::scenario::Level;
-use crate::verdict::{Spec, Verdict};
+use crate::checking::verdict::{Spec, Verdict};
+use crate::run::client::{self, Client, Outgoing};
+use crate::sources::scenario::Level;
 
 /// The contract's OpenAPI documents.
-const AUTH_API: &str = include_str!("../../reference/auth-api/openapi.json");
-const CHAT_API: &str = include_str!("../../reference/chat-api/openapi.json");
+const AUTH_API: &str = include_str!("../../../reference/auth-api/openapi.json");
+const CHAT_API: &str = include_str!("../../../reference/chat-api/openapi.json");
 
 /// Where the fuzzing checks come from, in reports.
 const GENERATOR: &str = "fuzzing (the contract's OpenAPI operations)";

@@ -212,7 +212,8 @@ fn is_builtin(name: &str) -> bool {
     BUILTIN_VARS.contains(&name)
         || name.starts_with(ANSWER_PREFIX)
         || name.strip_prefix("attack.").is_some_and(|a| {
-            crate::attacks::ATTACKS.contains(&a) || crate::attacks::SIGNED_ATTACKS.contains(&a)
+            crate::sources::attacks::ATTACKS.contains(&a)
+                || crate::sources::attacks::SIGNED_ATTACKS.contains(&a)
         })
 }
 
@@ -417,7 +418,7 @@ fn step(
                 .ok_or_else(|| {
                     format!("check {id} names no rule: give the step or the scenario a `rule`")
                 })?;
-            crate::rules::validate(&rule, level)?;
+            crate::checking::rules::validate(&rule, level)?;
             Some(Check { id, level, rule })
         }
         None if raw.rule.is_some() || raw.level.is_some() => {

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::Level;
+use crate::sources::scenario::Level;
 
 /// Whether a check passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +73,7 @@ pub struct CheckOutcome {
     /// The calls the step made and caused, in order (the harness's
     /// requests and, where observed, the chat-api's calls to the auth-api).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub hops: Vec<crate::hop::Hop>,
+    pub hops: Vec<crate::run::hop::Hop>,
     /// For a failed check whose request went through more than one
     /// service: the sequence diagram of its hops, the broken one marked.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,9 +1,9 @@
 //! The run's accounts and tokens: user and service tokens fetched and kept,
 //! the key set, the attack tokens.
 
-use crate::client::{self, Answer};
-use crate::provision::{self};
-use crate::scenario::Vars;
+use crate::run::client::{self, Answer};
+use crate::run::provision::{self};
+use crate::sources::scenario::Vars;
 
 use super::{Failure, Held, Runner, form_encode};
 
@@ -25,7 +25,7 @@ impl Runner {
                 .unwrap_or_default(),
             Err(_) => return Vars::new(),
         };
-        crate::attacks::attack_vars(&token, &jwks, self.target.signing_key.as_ref())
+        crate::sources::attacks::attack_vars(&token, &jwks, self.target.signing_key.as_ref())
             .unwrap_or_default()
     }
 

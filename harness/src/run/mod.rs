@@ -13,26 +13,34 @@ use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use tokio::sync::Mutex;
 
-use crate::client::{self, Answer, Client};
+use crate::checking::expect::Mismatch;
+use crate::checking::outcome::{CheckOutcome, RunReport, Status, TargetInfo};
+use crate::checking::verdict::{self, Spec, Verdict};
 use crate::error::HarnessError;
-use crate::expect::Mismatch;
-use crate::fuzz;
-use crate::hop::Hop;
-use crate::observe;
-use crate::outcome::{CheckOutcome, RunReport, Status, TargetInfo};
-use crate::properties::{Property, PropertyOptions};
-use crate::provision::{self, Accounts};
-use crate::redact::Secrets;
-use crate::scenario::{Level, Scenario, Vars};
-use crate::snapshot::{self};
-use crate::target::Target;
-use crate::verdict::{self, Spec, Verdict};
+use crate::run::hop::Hop;
+use crate::run::redact::Secrets;
+use crate::run::target::Target;
+use crate::sources::fuzz;
+use crate::sources::properties::{Property, PropertyOptions};
+use crate::sources::scenario::{Level, Scenario, Vars};
+use crate::sources::snapshot::{self};
+use client::{Answer, Client};
+use provision::Accounts;
+
+pub(crate) mod client;
+pub(crate) mod hop;
+pub(crate) mod observe;
+pub(crate) mod provision;
+pub(crate) mod redact;
+#[cfg(feature = "reference")]
+pub(crate) mod stack;
+pub(crate) mod target;
 
 mod accounts;
 mod catalogue;
+mod generated;
 mod observation;
 mod scenario;
-mod sources;
 mod step;
 mod turns;
 
@@ -289,7 +297,10 @@ fn with_answer(vars: &Vars, answer: &Answer) -> Vars {
             let text = value
                 .as_str()
                 .map_or_else(|| value.to_string(), str::to_owned);
-            vars.insert(format!("{}{key}", crate::scenario::ANSWER_PREFIX), text);
+            vars.insert(
+                format!("{}{key}", crate::sources::scenario::ANSWER_PREFIX),
+                text,
+            );
         }
     }
     vars

@@ -93,7 +93,7 @@ pub struct Check {
     /// Its level.
     pub level: Level,
     /// The rule it enforces: `CONTRACT …`, `RFC … §…` or `decisions: …`
-    /// (see [`crate::rules`]).
+    /// (see [`crate::checking::rules`]).
     pub rule: String,
 }
 

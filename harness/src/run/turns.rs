@@ -1,7 +1,7 @@
 //! Which scenarios take turns: what runs alone when calls carry no trace
 //! id, and who holds the chat-api's token cache.
 
-use crate::scenario::{Scenario, Step};
+use crate::sources::scenario::{Scenario, Step};
 
 /// Whether a scenario runs alone, after the others. Without trace
 /// propagation (`untraced`) the calls between the services can only be
@@ -46,7 +46,7 @@ mod tests {
     /// and by the steps that drop the token, nothing else.
     #[test]
     fn only_the_token_cache_is_taken_in_turns_when_calls_carry_trace_ids() {
-        let scenarios = crate::scenario::bundled().unwrap();
+        let scenarios = crate::sources::scenario::bundled().unwrap();
         let by_id = |id: &str| scenarios.iter().find(|s| s.id == id).unwrap();
         for id in [
             "core.chat.token-reuse",

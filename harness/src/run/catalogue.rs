@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::fuzz;
-use crate::properties::Property;
-use crate::scenario::{Level, Scenario};
-use crate::snapshot::{self};
+use crate::sources::fuzz;
+use crate::sources::properties::Property;
+use crate::sources::scenario::{Level, Scenario};
+use crate::sources::snapshot::{self};
 
 /// What to do with the snapshots of the answers.
 #[derive(Debug, Clone, PartialEq, Eq)]

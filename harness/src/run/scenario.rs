@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::client::{self};
+use crate::checking::outcome::Status;
+use crate::checking::verdict::{Spec, Verdict};
 use crate::error::HarnessError;
-use crate::outcome::Status;
-use crate::scenario::{Level, Scenario};
-use crate::snapshot::{self, Snapshot};
-use crate::verdict::{Spec, Verdict};
+use crate::run::client::{self};
+use crate::sources::scenario::{Level, Scenario};
+use crate::sources::snapshot::{self, Snapshot};
 
 use super::{
     Failure, RunOptions, Runner, ScenarioCalls, SnapshotMode, counts_token_requests,
@@ -42,7 +42,7 @@ impl Runner {
         }
         vars.extend(self.fault_groups.clone());
         let mut calls = ScenarioCalls {
-            started_ms: crate::hop::now_ms(),
+            started_ms: crate::run::hop::now_ms(),
             traces: Vec::new(),
         };
         let mut blocked: Option<String> = None;

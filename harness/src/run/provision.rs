@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::error::HarnessError;
-use crate::redact::Secrets;
-use crate::scenario::Vars;
-use crate::target::{AccountsConfig, Target};
+use crate::run::redact::Secrets;
+use crate::run::target::{AccountsConfig, Target};
+use crate::sources::scenario::Vars;
 
 /// A user the harness can log in as.
 #[derive(Debug, Clone)]
@@ -84,9 +84,9 @@ pub async fn cleanup(target: &Target, created: &Created) -> Cleanup {
     let Some(admin) = &target.admin_token else {
         return done;
     };
-    let http = match crate::client::http_client(
+    let http = match crate::run::client::http_client(
         target.ca_pem.as_deref(),
-        crate::client::REQUEST_TIMEOUT,
+        crate::run::client::REQUEST_TIMEOUT,
         true,
     ) {
         Ok(http) => http,
@@ -101,14 +101,14 @@ pub async fn cleanup(target: &Target, created: &Created) -> Cleanup {
             .delete(format!("{}{path}", target.auth_url))
             .bearer_auth(admin.expose());
         async move {
-            match crate::client::send_retrying(request).await {
+            match crate::run::client::send_retrying(request).await {
                 Ok(r)
                     if r.status().is_success() || r.status() == reqwest::StatusCode::NOT_FOUND =>
                 {
                     Ok(())
                 }
                 Ok(r) => Err(format!("{path}: {}", r.status())),
-                Err(e) => Err(format!("{path}: {}", crate::client::root_cause(&e))),
+                Err(e) => Err(format!("{path}: {}", crate::run::client::root_cause(&e))),
             }
         }
     };
@@ -195,7 +195,7 @@ async fn post_json(
     body: &Value,
     what: &str,
 ) -> Result<Value, HarnessError> {
-    let response = crate::client::send_retrying(http.post(url).bearer_auth(bearer).json(body))
+    let response = crate::run::client::send_retrying(http.post(url).bearer_auth(bearer).json(body))
         .await
         .map_err(|e| provision_error(what, e.without_url()))?;
     let status = response.status();
@@ -214,7 +214,7 @@ pub async fn login(
     email: &str,
     password: &str,
 ) -> Result<String, String> {
-    let response = crate::client::send_retrying(
+    let response = crate::run::client::send_retrying(
         http.post(format!("{auth_url}/auth/login"))
             .json(&json!({ "email": email, "password": password })),
     )

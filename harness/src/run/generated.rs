@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use crate::checking::outcome::CheckOutcome;
+use crate::checking::verdict::Verdict;
 use crate::error::HarnessError;
-use crate::fuzz;
-use crate::outcome::CheckOutcome;
-use crate::properties::{self, Property};
-use crate::verdict::Verdict;
+use crate::sources::fuzz;
+use crate::sources::properties::{self, Property};
 
 use super::{RunOptions, Runner, Task, schedule};
 

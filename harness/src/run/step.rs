@@ -1,12 +1,12 @@
 //! One step: its request prepared from the scenario's values, sent, and its
 //! answer held against the expectations.
 
-use crate::client::{self, Answer, Outgoing};
-use crate::expect::{self, Mismatch};
-use crate::hop::Hop;
-use crate::redact::Secrets;
-use crate::scenario::{Auth, Body, Observe, Service, Step, Vars, render, render_value};
-use crate::snapshot::{self};
+use crate::checking::expect::{self, Mismatch};
+use crate::run::client::{self, Answer, Outgoing};
+use crate::run::hop::Hop;
+use crate::run::redact::Secrets;
+use crate::sources::scenario::{Auth, Body, Observe, Service, Step, Vars, render, render_value};
+use crate::sources::snapshot::{self};
 
 use super::{Failure, HEADER_CAPTURE, Prepared, Runner, ScenarioCalls, Trace, with_answer};
 
@@ -368,7 +368,7 @@ impl Runner {
     /// Sends a prepared request through the harness's client; the answer
     /// and the hop it made.
     /// Sends the step's request; for a step that walks a listing, every
-    /// page, gathered into one answer (see [`crate::scenario::Walk`]).
+    /// page, gathered into one answer (see [`crate::sources::scenario::Walk`]).
     pub(super) async fn send(
         &self,
         prepared: &Prepared,

@@ -6,10 +6,10 @@
 
 use std::fmt::Write as _;
 
-use crate::hop::Hop;
-use crate::outcome::{CheckOutcome, Status};
-use crate::redact::Secrets;
-use crate::scenario::Level;
+use crate::checking::outcome::{CheckOutcome, Status};
+use crate::run::hop::Hop;
+use crate::run::redact::Secrets;
+use crate::sources::scenario::Level;
 
 /// A check, as its source names it.
 #[derive(Debug, Clone)]

@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::error::HarnessError;
-use crate::hop::{self, Hop};
-use crate::redact::Secrets;
+use crate::run::hop::{self, Hop};
+use crate::run::redact::Secrets;
 
 /// How long one request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

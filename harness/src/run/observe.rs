@@ -19,7 +19,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
-use crate::hop::{Hop, credential_kind, error_code, now_ms, trace_id};
+use crate::run::hop::{Hop, credential_kind, error_code, now_ms, trace_id};
 
 /// The path under which a recorder answers with what it saw.
 pub const HOPS_PATH: &str = "/.conformance/hops";
@@ -182,7 +182,7 @@ pub fn serve_proxy(
 ) -> Result<tokio::task::JoinHandle<()>, String> {
     let state = Arc::new(Proxy {
         upstream: upstream.trim_end_matches('/').to_owned(),
-        http: crate::client::http_client(ca_pem, UPSTREAM_TIMEOUT, true)?,
+        http: crate::run::client::http_client(ca_pem, UPSTREAM_TIMEOUT, true)?,
         recorder,
         faults: Mutex::default(),
     });
@@ -254,7 +254,7 @@ pub async fn order(
         .json(&serde_json::json!({ "fault": fault }))
         .send()
         .await
-        .map_err(|e| crate::client::root_cause(&e))?;
+        .map_err(|e| crate::run::client::root_cause(&e))?;
     if response.status().is_success() {
         Ok(())
     } else {

@@ -1,5 +1,5 @@
 //! The contract sentence by sentence. A rule of the contract
-//! ([`crate::rules::CONTRACT`]) states several obligations; each is a
+//! ([`crate::checking::rules::CONTRACT`]) states several obligations; each is a
 //! clause, with its anchor in `docs/contract.md` and the checks that
 //! enforce it, listed in `clauses.toml` beside this file (embedded in the
 //! binary). `conformance rules` prints them; tests keep every clause
@@ -206,10 +206,10 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::rules::CONTRACT;
+    use crate::checking::rules::CONTRACT;
 
     fn catalogue() -> BTreeSet<(String, crate::Level, String)> {
-        crate::runner::checks(&crate::scenario::bundled().expect("the bundled scenarios"))
+        crate::run::checks(&crate::sources::scenario::bundled().expect("the bundled scenarios"))
     }
 
     #[test]
@@ -308,7 +308,8 @@ mod tests {
             assert!(
                 CONTRACT
                     .iter()
-                    .all(|r| crate::rules::anchor(r.name).as_deref() != Some(clause.id.as_str())),
+                    .all(|r| crate::checking::rules::anchor(r.name).as_deref()
+                        != Some(clause.id.as_str())),
                 "{}: a rule's anchor already",
                 clause.id
             );
@@ -369,11 +370,11 @@ mod tests {
         for (index, clause) in all().iter().enumerate() {
             let place = at(&clause.id)
                 .unwrap_or_else(|| panic!("{} has no anchor in docs/contract.md", clause.id));
-            let rule = at(&crate::rules::anchor(&clause.rule).expect("a contract rule"))
+            let rule = at(&crate::checking::rules::anchor(&clause.rule).expect("a contract rule"))
                 .expect("the rule's anchor");
             let next_rule = CONTRACT
                 .iter()
-                .filter_map(|r| at(&crate::rules::anchor(r.name)?))
+                .filter_map(|r| at(&crate::checking::rules::anchor(r.name)?))
                 .filter(|&other| other > rule)
                 .min();
             assert!(

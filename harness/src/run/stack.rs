@@ -11,8 +11,8 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::error::HarnessError;
-use crate::observe::{Observer, Recorder, start_proxy};
-use crate::target::Target;
+use crate::run::observe::{Observer, Recorder, start_proxy};
+use crate::run::target::Target;
 
 /// Where the reference stack keeps its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -74,7 +74,7 @@ pub fn dev_key_path() -> PathBuf {
 
 /// The development key itself, inside the binary: the embedded reference
 /// needs no source tree (an installed `conformance run` works anywhere).
-const DEV_KEY_PEM: &[u8] = include_bytes!("../../fixtures/keys/dev-ed25519.pem");
+const DEV_KEY_PEM: &[u8] = include_bytes!("../../../fixtures/keys/dev-ed25519.pem");
 
 fn stack_error(e: impl std::fmt::Display) -> HarnessError {
     HarnessError::Stack(format!("{e:#}"))

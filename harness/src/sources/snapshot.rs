@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use crate::scenario::{Level, Vars};
-use crate::verdict::{Spec, Verdict};
+use crate::checking::verdict::{Spec, Verdict};
+use crate::sources::scenario::{Level, Vars};
 
 /// Fields compared by type only, wherever they appear: free text, and
 /// values each deployment chooses (its keys, issuer, audience, cursors).
@@ -113,7 +113,7 @@ pub fn normalise(
     headers: &[(String, String)],
     body: &str,
     known: &[(String, String)],
-    secrets: &crate::redact::Secrets,
+    secrets: &crate::run::redact::Secrets,
 ) -> Value {
     let mut kept = Map::new();
     for name in HEADERS {
@@ -190,7 +190,7 @@ fn type_of(value: &Value) -> &'static str {
 fn value(
     json: &Value,
     known: &[(String, String)],
-    secrets: &crate::redact::Secrets,
+    secrets: &crate::run::redact::Secrets,
     field: Option<&str>,
     types_only: bool,
 ) -> Value {
@@ -598,7 +598,7 @@ impl Source {
     pub fn load(&self, scenario_id: &str) -> (Option<Snapshot>, String) {
         match self {
             Self::Bundled => (
-                crate::scenario::bundled_snapshot(scenario_id).and_then(parse_text),
+                crate::sources::scenario::bundled_snapshot(scenario_id).and_then(parse_text),
                 format!("scenarios/snapshots/{scenario_id}.snap"),
             ),
             Self::Dir(dir) => {
@@ -612,7 +612,7 @@ impl Source {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redact::Secrets;
+    use crate::run::redact::Secrets;
 
     fn jwt(claims: &Value) -> String {
         use base64::Engine as _;

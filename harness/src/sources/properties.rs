@@ -24,10 +24,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::client::{self, Answer, Client, Outgoing};
-use crate::outcome::Status;
-use crate::scenario::Level;
-use crate::verdict::{Spec, Verdict};
+use crate::checking::outcome::Status;
+use crate::checking::verdict::{Spec, Verdict};
+use crate::run::client::{self, Answer, Client, Outgoing};
+use crate::sources::scenario::Level;
 
 /// Where the property checks come from, in reports.
 const GENERATOR: &str = "properties (generated client ids)";
@@ -231,7 +231,7 @@ pub struct Context {
     /// This run's id.
     pub run: String,
     /// Where the users and clients made here are recorded for cleanup.
-    pub created: Arc<crate::provision::Created>,
+    pub created: Arc<crate::run::provision::Created>,
 }
 
 /// What the contract lets a server answer to registering an id.

@@ -12,10 +12,10 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use reference_shared::SigningKey;
 use serde_json::{Value, json};
 
-use crate::scenario::Vars;
+use crate::sources::scenario::Vars;
 
 /// The attacker's own key pair (not the target's).
-const ATTACKER_KEY: &[u8] = include_bytes!("../../fixtures/keys/other-ed25519.pem");
+const ATTACKER_KEY: &[u8] = include_bytes!("../../../fixtures/keys/other-ed25519.pem");
 
 /// Every attack name; the signing-key ones last.
 pub const ATTACKS: &[&str] = &[

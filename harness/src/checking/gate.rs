@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
+pub use crate::checking::outcome::{Change, Diff};
+use crate::checking::outcome::{CheckOutcome, RunReport, Status};
 use crate::error::HarnessError;
-pub use crate::outcome::{Change, Diff};
-use crate::outcome::{CheckOutcome, RunReport, Status};
 
 /// The difference from `old` to `new`. A check that passed and is now
 /// skipped or gone is lost: nothing is known of it any more, so it is no
@@ -153,8 +153,8 @@ impl ExpectedFailures {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::TargetInfo;
-    use crate::scenario::Level;
+    use crate::checking::outcome::TargetInfo;
+    use crate::sources::scenario::Level;
 
     fn report(checks: &[(&str, Status)]) -> RunReport {
         let checks = checks

@@ -4,9 +4,9 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::challenge;
-use crate::client::Answer;
-use crate::scenario::{
+use crate::checking::challenge;
+use crate::run::client::Answer;
+use crate::sources::scenario::{
     ChallengeExpect, Expect, JsonAssert, JsonOp, JsonType, JwtPart, Vars, render, render_value,
 };
 

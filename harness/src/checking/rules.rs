@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::scenario::Level;
+use crate::sources::scenario::Level;
 
 /// A rule of the contract (v1.2): its name, as checks cite it, and
 /// what it says.

@@ -726,9 +726,9 @@ faults! {
         ..LAYERS_ONLY
     };
     a_new_group_named_by_a_number_is_caught: Fault {
-        breaks: &["response-shapes-owed"],
+        breaks: &["response-shapes-owed", "create-group-name"],
         layers: breaks::new_groups_named_by_a_number,
-        caught_by: &["core.snapshot.groups.manage"],
+        caught_by: &["core.snapshot.groups.manage", "core.groups.create"],
         family: &[],
         ..LAYERS_ONLY
     };

@@ -33,6 +33,14 @@ async fn strict_run(target: &Target) -> RunReport {
         .expect("the run completes")
 }
 
+/// A strict run against `target` passes: every core and strict check.
+async fn assert_strict_run_passes(target: &Target) {
+    let report = strict_run(target).await;
+    let wrong = crate::helpers::not_passed(&report, Level::Strict, &[]);
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(report.exit_code(), 0);
+}
+
 /// uvicorn closes a connection idle for its keep-alive timeout (5 s by
 /// default; 1 s here, its least, so that a run meets many closes) while the
 /// harness's pool may be about to reuse it: that race failed a strict
@@ -47,10 +55,7 @@ async fn a_strict_run_against_services_served_by_uvicorn_passes() {
         chat_url,
         ..stack.target.clone()
     };
-    let report = strict_run(&target).await;
-    let wrong = crate::helpers::not_passed(&report, Level::Strict, &[]);
-    assert!(wrong.is_empty(), "{wrong:#?}");
-    assert_eq!(report.exit_code(), 0);
+    assert_strict_run_passes(&target).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,10 +66,7 @@ async fn a_strict_run_against_services_that_close_after_every_answer_passes() {
         chat_url: fronts::closing_after_every_answer(&stack.target.chat_url).await,
         ..stack.target.clone()
     };
-    let report = strict_run(&target).await;
-    let wrong = crate::helpers::not_passed(&report, Level::Strict, &[]);
-    assert!(wrong.is_empty(), "{wrong:#?}");
-    assert_eq!(report.exit_code(), 0);
+    assert_strict_run_passes(&target).await;
 }
 
 /// The retry on a closed connection is for a request the server cannot

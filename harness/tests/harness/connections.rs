@@ -56,6 +56,23 @@ async fn a_strict_run_against_services_served_by_uvicorn_passes() {
         ..stack.target.clone()
     };
     assert_strict_run_passes(&target).await;
+    // uvicorn refuses an oversized header and closes with the request
+    // unread; whether the reset takes its answer is a race that about one
+    // full run in three loses. The fuzzing again and again meets it
+    // nearly every time the harness would let it fail a check.
+    let scenarios = conformance::scenario::load_dir(&conformance::bundled_scenarios()).unwrap();
+    let fuzzing = RunOptions {
+        gate: Level::Strict,
+        only: vec!["strict.fuzz.".to_owned()],
+        ..RunOptions::default()
+    };
+    for round in 0..8 {
+        let report = conformance::run(&scenarios, &target, &fuzzing, &|_| {})
+            .await
+            .expect("the run completes");
+        let wrong = crate::helpers::not_passed(&report, Level::Strict, &[]);
+        assert!(wrong.is_empty(), "round {round}: {wrong:#?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -48,6 +48,11 @@ fn names_request(answer: &str, method: &str, path: &str) -> bool {
             .all(|(w, g)| w == g || (w.starts_with('{') && w.ends_with('}')))
 }
 
+/// Whether the request `answer` names is the chat-api's.
+fn from_chat(answer: &str) -> bool {
+    answer.contains(" /api/chat/")
+}
+
 /// The one refusal a clause is about: a fault that answers it with
 /// another status and code (the seed's class of bug: a 403 answered 401)
 /// must fail the clause's checks (the harness's test suite makes that fault
@@ -88,7 +93,7 @@ impl Refusal {
 
     /// Whether the refusal comes from the chat-api.
     pub fn at_chat(&self) -> bool {
-        self.answer.contains(" /api/chat/")
+        from_chat(&self.answer)
     }
 }
 
@@ -123,7 +128,7 @@ impl Member {
 
     /// Whether the answer comes from the chat-api.
     pub fn at_chat(&self) -> bool {
-        self.answer.contains(" /api/chat/")
+        from_chat(&self.answer)
     }
 
     /// Takes the member out of a JSON answer (out of each item where the

@@ -21,6 +21,18 @@ fn chat(fault: ChatFault) -> Layers {
     (None, Some(fault))
 }
 
+/// A router layer over the chat-api's routes or the auth-api's.
+fn on_service(
+    at_chat: bool,
+    layer: impl FnOnce(axum::Router) -> axum::Router + Send + 'static,
+) -> Layers {
+    if at_chat {
+        chat(Box::new(move |router, _| layer(router)))
+    } else {
+        auth(Box::new(move |router, _| layer(router)))
+    }
+}
+
 /// A layer that rewrites the headers of the answers `applies` picks (by
 /// the request's method, path and headers, and the answer's status).
 fn headers(
@@ -591,11 +603,7 @@ pub fn member_left_out(member: conformance::clauses::Member) -> Layers {
             }
         }))
     };
-    if at_chat {
-        (None, Some(Box::new(move |router, _| layer(router))))
-    } else {
-        (Some(Box::new(move |router, _| layer(router))), None)
-    }
+    on_service(at_chat, layer)
 }
 
 /// The refusal a clause is about answered as another refusal (a 401
@@ -631,9 +639,5 @@ pub fn refusal_changed(refusal: conformance::clauses::Refusal) -> Layers {
             }
         }))
     };
-    if at_chat {
-        (None, Some(Box::new(move |router, _| layer(router))))
-    } else {
-        (Some(Box::new(move |router, _| layer(router))), None)
-    }
+    on_service(at_chat, layer)
 }

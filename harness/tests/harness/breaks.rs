@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Response};
 use conformance::{AuthFault, ChatFault};
 use serde_json::{Value, json};
 
-use crate::coverage::{auth_answers, chat_answers, is_listing, is_send, tokens_rewritten};
+use crate::coverage::{
+    auth_answers, chat_answers, is_listing, is_send, rebuilt, request_json, tokens_rewritten,
+};
 use crate::faults::{is_service, json_of, with_json};
 use crate::helpers::Layers;
 
@@ -312,15 +314,90 @@ pub fn me_for_services() -> Layers {
     }))
 }
 
+/// Client registration (`POST /admin/clients`) that refuses the ids
+/// `refused` picks with `status` and `code`, as a server's own id rule
+/// would.
+fn clients_refused(refused: fn(&str) -> bool, status: StatusCode, code: &'static str) -> Layers {
+    auth(Box::new(move |router, _| {
+        router.layer(from_fn(move |request: Request, next: Next| async move {
+            if request.method() != Method::POST || request.uri().path() != "/admin/clients" {
+                return next.run(request).await;
+            }
+            let (parts, body) = request_json(request).await;
+            if body["client_id"].as_str().is_some_and(refused) {
+                return crate::coverage::error(status, code);
+            }
+            next.run(rebuilt(parts, &body)).await
+        }))
+    }))
+}
+
+/// UUID-shaped client ids refused unless spelled as the contract spells
+/// user ids (a strict pattern where any UUID spelling must be taken).
+pub fn uuid_spellings_refused() -> Layers {
+    clients_refused(
+        |id| {
+            let canonical =
+                uuid::Uuid::parse_str(id).is_ok_and(|u| u.hyphenated().to_string() == id);
+            uuid::Uuid::parse_str(id).is_ok() && !canonical
+        },
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    )
+}
+
+/// Client ids over 250 characters refused (a column five short of the
+/// contract's 255).
+pub fn long_client_ids_refused() -> Layers {
+    clients_refused(
+        |id| id.chars().count() > 250,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    )
+}
+
+/// Client ids beyond printable ASCII refused with 422, where the contract
+/// allows only 400 `invalid_request`.
+pub fn non_ascii_client_ids_unprocessable() -> Layers {
+    clients_refused(
+        |id| !id.bytes().all(|b| (0x20..=0x7e).contains(&b)),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unprocessable_entity",
+    )
+}
+
 /// Token answers that may be cached.
 pub fn tokens_cacheable() -> Layers {
     auth_headers(
         |_, p, _, _| p == "/oauth/token",
         |h| {
             h.remove(header::CACHE_CONTROL);
-            h.remove(header::PRAGMA);
         },
     )
+}
+
+/// A token answer that also hands out a refresh token.
+pub fn tokens_with_a_refresh_token() -> Layers {
+    auth(auth_answers(
+        |_, p| p == "/oauth/token",
+        |status, body| {
+            if *status == StatusCode::OK {
+                body["refresh_token"] = json!("faulty-refresh-token");
+            }
+        },
+    ))
+}
+
+/// A token issued with 201 Created, where the token endpoint answers 200.
+pub fn tokens_issued_as_created() -> Layers {
+    auth(auth_answers(
+        |_, p| p == "/oauth/token",
+        |status, _| {
+            if *status == StatusCode::OK {
+                *status = StatusCode::CREATED;
+            }
+        },
+    ))
 }
 
 /// Credentials in the form body accepted without issuing a token.

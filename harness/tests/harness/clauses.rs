@@ -95,7 +95,7 @@ faults! {
         ..LAYERS_ONLY
     };
     a_replay_that_stores_again_is_caught: Fault {
-        breaks: &["step-8-replay"],
+        breaks: &["step-8-replay-stores-nothing"],
         layers: coverage::a_replay_that_stores_again,
         caught_by: &["core.own-group.replay-stores-nothing"],
         family: &["core.own-group."],
@@ -130,7 +130,7 @@ faults! {
         ..LAYERS_ONLY
     };
     a_default_page_other_than_50_is_caught: Fault {
-        breaks: &["listing-limit"],
+        breaks: &["listing-limit-default"],
         layers: coverage::a_default_page_other_than_50,
         caught_by: &["core.own-group.default-limit"],
         family: &["core.own-group."],
@@ -186,7 +186,7 @@ faults! {
         ..LAYERS_ONLY
     };
     a_login_that_tells_unknown_emails_apart_is_caught: Fault {
-        breaks: &["login-refused"],
+        breaks: &["login-refused-same-body"],
         layers: coverage::a_login_that_tells_unknown_emails_apart,
         caught_by: &["core.login.same-answer"],
         family: &["core.login."],
@@ -795,6 +795,27 @@ faults! {
         family: &["strict.subjects."],
         ..LAYERS_ONLY
     };
+    client_ids_cut_short_of_255_are_caught: Fault {
+        breaks: &["client-ids-255"],
+        layers: breaks::long_client_ids_refused,
+        caught_by: &["strict.subjects.reads-group"],
+        family: &["strict.subjects."],
+        ..LAYERS_ONLY
+    };
+    uuid_spellings_refused_are_caught: Fault {
+        breaks: &["client-ids-uuid-shaped"],
+        layers: breaks::uuid_spellings_refused,
+        caught_by: &["strict.subjects.reads-group"],
+        family: &["strict.subjects."],
+        ..LAYERS_ONLY
+    };
+    other_ids_refused_with_another_status_are_caught: Fault {
+        breaks: &["client-ids-refused"],
+        layers: breaks::non_ascii_client_ids_unprocessable,
+        caught_by: &["strict.subjects.reads-group"],
+        family: &["strict.subjects."],
+        ..LAYERS_ONLY
+    };
     a_login_expires_in_as_text_is_caught: Fault {
         breaks: &["login-ok"],
         layers: breaks::login_expires_in_as_text,
@@ -817,10 +838,34 @@ faults! {
         ..LAYERS_ONLY
     };
     cacheable_tokens_are_caught: Fault {
-        breaks: &["token-issued"],
+        breaks: &["token-issued-no-store"],
         layers: breaks::tokens_cacheable,
         caught_by: &["core.token.basic", "strict.tokens.pragma"],
         family: &[],
+        ..LAYERS_ONLY
+    };
+    a_token_answer_with_a_refresh_token_is_caught: Fault {
+        breaks: &["token-issued-no-refresh-token"],
+        layers: breaks::tokens_with_a_refresh_token,
+        caught_by: &["core.token.basic"],
+        family: &[],
+        ..LAYERS_ONLY
+    };
+    a_token_issued_as_created_is_caught: Fault {
+        breaks: &["token-issued"],
+        layers: breaks::tokens_issued_as_created,
+        caught_by: &["core.token.basic", "core.seed.service-token"],
+        // Every step that takes a service token wants it with 200.
+        family: &[
+            "core.admin.",
+            "core.introspection.",
+            "core.issued-tokens.",
+            "core.revocation.",
+            "core.token.",
+            "strict.subjects.",
+            "strict.tokens.",
+            "reference.oauth.",
+        ],
         ..LAYERS_ONLY
     };
     form_credentials_without_a_token_are_caught: Fault {

@@ -195,7 +195,7 @@ fn a_run_that_checks_nothing_exits_2_with_the_reason() {
                 "--cases".into(),
                 "0".into(),
             ],
-            "no generated client id exercised the rule",
+            "no client id exercised the rule",
         ),
     ];
     for (args, why) in runs {

@@ -21,13 +21,13 @@ use crate::helpers::{Layers, assert_caught_only, run_with_faults};
 
 /// A request's JSON body (`Null` when it is not JSON) and the request
 /// rebuilt around `body`.
-async fn request_json(request: Request) -> (axum::http::request::Parts, Value) {
+pub async fn request_json(request: Request) -> (axum::http::request::Parts, Value) {
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, 1 << 20).await.unwrap_or_default();
     (parts, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
-fn rebuilt(mut parts: axum::http::request::Parts, body: &Value) -> Request {
+pub fn rebuilt(mut parts: axum::http::request::Parts, body: &Value) -> Request {
     parts.headers.remove(header::CONTENT_LENGTH);
     Request::from_parts(parts, Body::from(body.to_string()))
 }

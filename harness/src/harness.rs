@@ -39,15 +39,16 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// The bundled scenarios against `target`, gated at `core`.
+    /// The bundled scenarios against `target`, gated at its
+    /// [`Target::default_gate`] (core for a deployment).
     pub fn new(target: Target) -> Self {
         Self {
-            target,
-            scenario_dirs: Vec::new(),
             options: RunOptions {
-                gate: Level::Core,
+                gate: target.default_gate(),
                 ..RunOptions::default()
             },
+            target,
+            scenario_dirs: Vec::new(),
             expected: None,
             baseline: None,
             keep_accounts: false,

@@ -1,15 +1,21 @@
 //! The `conformance` command line: `run`, `serve`, `list`.
 
+#![warn(clippy::too_many_lines)]
+
+mod cli {
+    //! The commands that take more than a few lines.
+    pub mod run;
+}
+
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
+use cli::run::{RunArgs, run};
 use conformance::gate;
-use conformance::scenario::{Level, load};
-use conformance::{
-    ConfigFile, Harness, HarnessError, PropertyOptions, RunReport, SnapshotMode, Target, report,
-};
+use conformance::scenario::load;
+use conformance::{HarnessError, SnapshotMode, report};
 #[cfg(feature = "reference")]
 use conformance::{ReferenceStack, StackOptions, StoreChoice};
 
@@ -92,112 +98,6 @@ enum Command {
     },
 }
 
-// Each bool is an on/off flag of the command line, as clap reads them.
-#[allow(clippy::struct_excessive_bools)]
-#[derive(Args)]
-struct RunArgs {
-    /// The auth-api of an external deployment.
-    #[arg(long, requires = "chat_url", conflicts_with = "config")]
-    auth_url: Option<String>,
-    /// The chat-api of an external deployment.
-    #[arg(long, requires = "auth_url", conflicts_with = "config")]
-    chat_url: Option<String>,
-    /// The external auth-api's admin token (or `CONFORMANCE_ADMIN_TOKEN`).
-    #[arg(long, env = "CONFORMANCE_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: Option<String>,
-    /// A `conformance proxy` between the deployment's chat-api and
-    /// auth-api, for the checks that observe their calls.
-    #[arg(long)]
-    observe: Option<String>,
-    /// A PEM file of CA certificates to trust besides the platform's, for a
-    /// deployment behind a private CA (also `cacert` in the config file).
-    #[arg(long)]
-    cacert: Option<PathBuf>,
-    /// The deployment's token signing key (PKCS#8 PEM), for the attacks that
-    /// forge validly signed tokens; without it they are skipped.
-    #[arg(long)]
-    signing_key: Option<PathBuf>,
-    /// A configuration file for an external deployment (fixtures/conformance.example.toml).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// The reference stack's stores, when no target is given.
-    #[cfg(feature = "reference")]
-    #[arg(long, value_enum, default_value = "embedded")]
-    store: StoreChoice,
-    /// The level that gates the exit code, with those below it: core,
-    /// strict or reference. Default: core for an external target, reference
-    /// (everything) for the embedded reference stack.
-    #[arg(long)]
-    level: Option<String>,
-    /// Only checks whose id starts with this (repeatable).
-    #[arg(long)]
-    only: Vec<String>,
-    /// Only scenarios with this tag (repeatable).
-    #[arg(long)]
-    tag: Vec<String>,
-    /// Scenarios run at once.
-    #[arg(long, default_value_t = 4)]
-    jobs: usize,
-    /// Generated client ids each property check tries.
-    #[arg(long, default_value_t = 32)]
-    cases: u32,
-    /// The property checks' seed (printed by a failure), to reproduce it.
-    #[arg(long, value_parser = parse_seed)]
-    seed: Option<u64>,
-    /// A JSON report of an earlier run: a check that passed there and fails
-    /// now fails this run, whatever its level.
-    #[arg(long)]
-    baseline: Option<PathBuf>,
-    /// Keep the users, groups and clients the run made on the target (and
-    /// list them) instead of deleting them at the end.
-    #[arg(long)]
-    keep_accounts: bool,
-    /// Print the failures that do not gate the run in full too (by
-    /// default they are listed after the verdict).
-    #[arg(long)]
-    all_failures: bool,
-    /// Fail the run when a gated check was skipped (no --observe, no
-    /// --signing-key, a MAY declined…): for a gate that must be complete.
-    /// The summary says what was skipped and why either way.
-    #[arg(long)]
-    complete: bool,
-    /// With --baseline: accept checks that passed there and are skipped or
-    /// gone now (they are still listed).
-    #[arg(long, requires = "baseline")]
-    allow_skips: bool,
-    /// Checks this deployment is known to fail (`"check.id" = "reason"`
-    /// lines): their failures do not gate, and their passing does.
-    #[arg(long)]
-    expected_failures: Option<PathBuf>,
-    /// Hold the answers against the snapshots in this folder (default: the
-    /// reference's, committed in scenarios/snapshots).
-    #[arg(long, conflicts_with = "update_snapshots")]
-    snapshots: Option<PathBuf>,
-    /// Rewrite the reference's committed snapshots from this run (the
-    /// reference stack only).
-    #[arg(long)]
-    update_snapshots: bool,
-    /// Write the JSON report here.
-    #[arg(long)]
-    json: Option<PathBuf>,
-    /// Write the self-contained HTML report here.
-    #[arg(long)]
-    html: Option<PathBuf>,
-    /// Write the JUnit XML report here (one test case per check).
-    #[arg(long)]
-    junit: Option<PathBuf>,
-    /// Write a short Markdown summary here (counts by level, the failed
-    /// checks with their rule and broken hop), for a CI job summary or a
-    /// merge-request comment.
-    #[arg(long)]
-    markdown: Option<PathBuf>,
-    /// A folder of a team's own scenarios, added to the bundled ones
-    /// (repeatable). The bundled scenarios and snapshots are embedded in the
-    /// binary.
-    #[arg(long)]
-    scenarios: Vec<PathBuf>,
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -238,179 +138,6 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// Writes one kind of report to a file.
-type WriteReport = fn(&RunReport, &std::path::Path) -> std::io::Result<()>;
-
-async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessError> {
-    let external = args.auth_url.is_some() || args.config.is_some();
-    if args.update_snapshots && external {
-        return Err(HarnessError::Config(
-            "--update-snapshots rewrites the reference's snapshots: run it without a target (use `conformance snapshot --out DIR` for a deployment)".to_owned(),
-        ));
-    }
-    let snapshots = match (mode, &args.snapshots) {
-        (Some(mode), _) => mode,
-        (None, _) if args.update_snapshots => {
-            let dir = conformance::snapshot::bundled_dir();
-            if !dir.is_dir() {
-                return Err(HarnessError::Config(format!(
-                    "--update-snapshots rewrites the reference's snapshots in the source tree ({}), which is not here",
-                    dir.display()
-                )));
-            }
-            SnapshotMode::Write(dir)
-        }
-        (None, Some(dir)) => SnapshotMode::Compare(conformance::snapshot::Source::Dir(dir.clone())),
-        (None, None) => SnapshotMode::Compare(conformance::snapshot::Source::Bundled),
-    };
-    let level = match args.level.as_deref() {
-        Some(l) => Level::parse(l).ok_or_else(|| {
-            HarnessError::Config(format!("--level is core, strict or reference, not {l:?}"))
-        })?,
-        None if external => Level::Core,
-        None => Level::Reference,
-    };
-    let mut _stack = None;
-    let mut target = if let Some(path) = &args.config {
-        let mut file = ConfigFile::load(path)?;
-        if file.admin_token.is_none() {
-            file.admin_token.clone_from(&args.admin_token);
-        }
-        file.into_target()?
-    } else if let (Some(auth_url), Some(chat_url)) = (&args.auth_url, &args.chat_url) {
-        let admin_token = args.admin_token.clone().ok_or_else(|| {
-            HarnessError::Config(
-                "an external target needs --admin-token, or --config with [accounts]".to_owned(),
-            )
-        })?;
-        Target::at(auth_url, chat_url).with_admin_token(admin_token)
-    } else {
-        let (target, stack) = reference_target(&args).await?;
-        _stack = Some(stack);
-        target
-    };
-    if let Some(url) = &args.observe {
-        target = target.with_recorder(url);
-    }
-    if let Some(path) = &args.cacert {
-        target.trust_ca_file(path)?;
-    }
-    if let Some(path) = &args.signing_key {
-        target = target.with_signing_key_file(path)?;
-    }
-    let mut harness = Harness::new(target)
-        .level(level)
-        .jobs(args.jobs)
-        .properties(PropertyOptions {
-            cases: args.cases,
-            seed: args.seed.unwrap_or_else(|| PropertyOptions::default().seed),
-        })
-        .snapshots(snapshots)
-        .keep_accounts(args.keep_accounts)
-        .complete(args.complete);
-    for prefix in args.only {
-        harness = harness.only(prefix);
-    }
-    for tag in args.tag {
-        harness = harness.tag(tag);
-    }
-    for dir in args.scenarios {
-        harness = harness.scenarios(dir);
-    }
-    if let Some(path) = &args.expected_failures {
-        harness = harness.expected_failures(path)?;
-    }
-    if let Some(path) = &args.baseline {
-        harness = harness.baseline(path, args.allow_skips)?;
-    }
-    let total = harness.options().selected_count(&harness.load_scenarios()?);
-    let progress = report::Progress::new(total);
-    let started = std::time::SystemTime::now();
-    let on_check = |outcome: &conformance::CheckOutcome| progress.check_done(outcome);
-    // Ctrl-C stops the run but not the cleanup: the accounts it made so
-    // far are deleted before the harness exits 130.
-    let outcome = tokio::select! {
-        report = harness.run_with(&on_check) => Some(report),
-        _ = tokio::signal::ctrl_c() => None,
-    };
-    let Some(report) = outcome else {
-        harness.tidy().await;
-        eprintln!("conformance: interrupted");
-        return Ok(130);
-    };
-    let report = report?;
-    if let SnapshotMode::Write(dir) = &harness.options().snapshots
-        && written_since(dir, started) == 0
-    {
-        return Err(HarnessError::Write {
-            path: dir.display().to_string(),
-            why: "no snapshot was written: no scenario answered (all skipped or filtered out?)"
-                .to_owned(),
-        });
-    }
-    if args.all_failures {
-        print!("{}", report::summary_all(&report));
-    } else {
-        print!("{}", report::summary_line(&report));
-    }
-    let writers: [(&Option<PathBuf>, WriteReport); 4] = [
-        (&args.json, report::write_json),
-        (&args.html, report::write_html),
-        (&args.junit, report::write_junit),
-        (&args.markdown, report::write_markdown),
-    ];
-    for (path, write) in writers {
-        if let Some(path) = path {
-            write(&report, path)
-                .map_err(|e| HarnessError::Config(format!("{}: {e}", path.display())))?;
-        }
-    }
-    Ok(u8::try_from(report.exit_code()).unwrap_or(1))
-}
-
-/// The reference stack started in this process, for a run without a
-/// target: its target, and what keeps it running.
-#[cfg(feature = "reference")]
-async fn reference_target(
-    args: &RunArgs,
-) -> Result<(Target, Box<dyn std::any::Any>), HarnessError> {
-    eprintln!(
-        "conformance: starting the reference stack ({:?} store)",
-        args.store
-    );
-    let stack = ReferenceStack::start(StackOptions {
-        store: Some(args.store),
-        ..StackOptions::default()
-    })
-    .await?;
-    Ok((stack.target.clone(), Box::new(stack)))
-}
-
-/// Built without the reference: a run needs a target. (Async only to
-/// match the other.)
-#[cfg(not(feature = "reference"))]
-#[allow(clippy::unused_async)]
-async fn reference_target(_: &RunArgs) -> Result<(Target, Box<dyn std::any::Any>), HarnessError> {
-    Err(HarnessError::Config(
-        "this build has no reference stack (feature `reference`): give --auth-url and --chat-url, or --config".to_owned(),
-    ))
-}
-
-/// How many `.snap` files in `dir` were written since `since`.
-fn written_since(dir: &std::path::Path, since: std::time::SystemTime) -> usize {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "snap"))
-        .filter(|e| {
-            e.metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t >= since)
-        })
-        .count()
 }
 
 #[cfg(feature = "reference")]
@@ -513,15 +240,6 @@ fn diff(old: &std::path::Path, new: &std::path::Path) -> Result<u8, HarnessError
     Ok(u8::from(
         !diff.regressions.is_empty() || !diff.lost.is_empty(),
     ))
-}
-
-/// A seed in decimal or `0x` hexadecimal, as failures print it.
-fn parse_seed(text: &str) -> Result<u64, String> {
-    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => text.parse(),
-    };
-    parsed.map_err(|e| format!("{text:?} is no seed: {e}"))
 }
 
 fn list(dirs: &[PathBuf]) -> Result<u8, HarnessError> {

@@ -38,7 +38,19 @@ pub fn check(
     vars: &Vars,
     jwks: Option<&Value>,
 ) -> Result<(), Mismatch> {
-    let render_str = |s: &str| render(s, vars).map_err(|e| mismatch("a renderable expectation", e));
+    check_status(expect, answer)?;
+    check_error(expect, answer)?;
+    check_headers(expect, answer, vars)?;
+    check_body(expect, answer, vars)?;
+    check_signatures(expect, answer, jwks)?;
+    check_lifetimes(expect, answer)
+}
+
+fn render_str(text: &str, vars: &Vars) -> Result<String, Mismatch> {
+    render(text, vars).map_err(|e| mismatch("a renderable expectation", e))
+}
+
+fn check_status(expect: &Expect, answer: &Answer) -> Result<(), Mismatch> {
     if !expect.status.is_empty() && !expect.status.contains(&answer.status) {
         let wanted: Vec<String> = expect.status.iter().map(u16::to_string).collect();
         return Err(mismatch(
@@ -46,62 +58,62 @@ pub fn check(
             format!("status {}", answer.status),
         ));
     }
-    if !expect.error.is_empty() {
-        let codes = expect
-            .error
-            .iter()
-            .map(|c| format!("\"{c}\""))
-            .collect::<Vec<_>>()
-            .join(" or ");
-        let body = answer.json.as_ref().ok_or_else(|| {
-            mismatch(
-                format!("the error body {{\"error\": {codes}, …}}"),
-                "a body that is not JSON",
-            )
-        })?;
-        let code_ok = body["error"]
-            .as_str()
-            .is_some_and(|code| expect.error.iter().any(|c| c == code));
-        if !code_ok || !body["error_description"].is_string() {
-            return Err(mismatch(
-                format!("the error body {{\"error\": {codes}, \"error_description\": \"…\"}}"),
-                body.to_string(),
-            ));
-        }
+    Ok(())
+}
+
+/// The contract's error body with one of the codes the step names.
+fn check_error(expect: &Expect, answer: &Answer) -> Result<(), Mismatch> {
+    if expect.error.is_empty() {
+        return Ok(());
     }
-    for (name, value) in &expect.headers {
-        let value = render_str(value)?;
-        match answer.header(name) {
-            Some(actual) if actual == value => {}
-            other => {
-                return Err(mismatch(
-                    format!("header {name}: {value}"),
-                    format!("header {name}: {}", other.unwrap_or("(absent)")),
-                ));
-            }
-        }
+    let codes = expect
+        .error
+        .iter()
+        .map(|c| format!("\"{c}\""))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let body = answer.json.as_ref().ok_or_else(|| {
+        mismatch(
+            format!("the error body {{\"error\": {codes}, …}}"),
+            "a body that is not JSON",
+        )
+    })?;
+    let code_ok = body["error"]
+        .as_str()
+        .is_some_and(|code| expect.error.iter().any(|c| c == code));
+    if !code_ok || !body["error_description"].is_string() {
+        return Err(mismatch(
+            format!("the error body {{\"error\": {codes}, \"error_description\": \"…\"}}"),
+            body.to_string(),
+        ));
     }
-    for (name, text) in &expect.header_contains {
-        let text = render_str(text)?;
-        match answer.header(name) {
-            Some(actual) if actual.contains(&text) => {}
-            other => {
-                return Err(mismatch(
-                    format!("header {name} containing {text}"),
-                    format!("header {name}: {}", other.unwrap_or("(absent)")),
-                ));
-            }
-        }
-    }
-    for (name, text) in &expect.header_lacks {
-        let text = render_str(text)?;
-        match answer.header(name) {
-            Some(actual) if !actual.contains(&text) => {}
-            other => {
-                return Err(mismatch(
-                    format!("header {name} without {text}"),
-                    format!("header {name}: {}", other.unwrap_or("(absent)")),
-                ));
+    Ok(())
+}
+
+/// Header values: equal to, containing, lacking; the challenge; headers
+/// that must be absent.
+fn check_headers(expect: &Expect, answer: &Answer, vars: &Vars) -> Result<(), Mismatch> {
+    type Holds = fn(&str, &str) -> bool;
+    let kinds: [(&_, &str, Holds); 3] = [
+        (&expect.headers, ":", |actual, value| actual == value),
+        (&expect.header_contains, " containing", |actual, text| {
+            actual.contains(text)
+        }),
+        (&expect.header_lacks, " without", |actual, text| {
+            !actual.contains(text)
+        }),
+    ];
+    for (wanted, how, holds) in kinds {
+        for (name, value) in wanted {
+            let value = render_str(value, vars)?;
+            match answer.header(name) {
+                Some(actual) if holds(actual, &value) => {}
+                other => {
+                    return Err(mismatch(
+                        format!("header {name}{how} {value}"),
+                        format!("header {name}: {}", other.unwrap_or("(absent)")),
+                    ));
+                }
             }
         }
     }
@@ -116,31 +128,46 @@ pub fn check(
             ));
         }
     }
-    if !expect.json.is_empty() || !expect.jwt.is_empty() {
-        let body = answer
-            .json
-            .as_ref()
-            .ok_or_else(|| mismatch("a JSON body", "a body that is not JSON"))?;
-        for assertion in &expect.json {
-            json_check(body, assertion, vars, "")?;
-        }
-        for jwt in &expect.jwt {
-            let at = render_str(&jwt.at)?;
-            let token = body
-                .pointer(&at)
-                .and_then(Value::as_str)
-                .ok_or_else(|| mismatch(format!("a JWT at {at}"), "nothing there"))?;
-            let part = decode_jwt_part(token, jwt.part)
-                .ok_or_else(|| mismatch(format!("a JWT at {at}"), "not a JWT"))?;
-            let label = match jwt.part {
-                JwtPart::Header => format!("JWT header at {at}"),
-                JwtPart::Claims => format!("JWT claims at {at}"),
-            };
-            for assertion in &jwt.checks {
-                json_check(&part, assertion, vars, &label)?;
-            }
+    Ok(())
+}
+
+/// The JSON body's assertions, and those on the JWTs inside it.
+fn check_body(expect: &Expect, answer: &Answer, vars: &Vars) -> Result<(), Mismatch> {
+    if expect.json.is_empty() && expect.jwt.is_empty() {
+        return Ok(());
+    }
+    let body = answer
+        .json
+        .as_ref()
+        .ok_or_else(|| mismatch("a JSON body", "a body that is not JSON"))?;
+    for assertion in &expect.json {
+        json_check(body, assertion, vars, "")?;
+    }
+    for jwt in &expect.jwt {
+        let at = render_str(&jwt.at, vars)?;
+        let token = body
+            .pointer(&at)
+            .and_then(Value::as_str)
+            .ok_or_else(|| mismatch(format!("a JWT at {at}"), "nothing there"))?;
+        let part = decode_jwt_part(token, jwt.part)
+            .ok_or_else(|| mismatch(format!("a JWT at {at}"), "not a JWT"))?;
+        let label = match jwt.part {
+            JwtPart::Header => format!("JWT header at {at}"),
+            JwtPart::Claims => format!("JWT claims at {at}"),
+        };
+        for assertion in &jwt.checks {
+            json_check(&part, assertion, vars, &label)?;
         }
     }
+    Ok(())
+}
+
+/// The JWTs that must verify with the auth-api's key set.
+fn check_signatures(
+    expect: &Expect,
+    answer: &Answer,
+    jwks: Option<&Value>,
+) -> Result<(), Mismatch> {
     for at in &expect.jwt_verified {
         let token = jwt_at(answer, at)?;
         let jwks = jwks
@@ -152,6 +179,11 @@ pub fn check(
             )
         })?;
     }
+    Ok(())
+}
+
+/// The JWTs whose `exp - iat` must be the `expires_in` answered with them.
+fn check_lifetimes(expect: &Expect, answer: &Answer) -> Result<(), Mismatch> {
     for (at, expires_in) in &expect.jwt_lifetime {
         let claims = crate::jwt::claims(jwt_at(answer, at)?).unwrap_or_default();
         let told = answer.json.as_ref().and_then(|j| j.pointer(expires_in));
@@ -258,14 +290,29 @@ fn json_check(
     };
     let found = doc.pointer(&path);
     match &assertion.op {
+        op @ (JsonOp::Item(_) | JsonOp::Length(_) | JsonOp::Distinct(_) | JsonOp::ItemsLack(_)) => {
+            collection_check(op, found, &place, vars)
+        }
+        op => value_check(op, found, &place, vars),
+    }
+}
+
+/// An assertion on one value: equal, not equal, of a type, absent,
+/// present, containing, one of.
+fn value_check(
+    op: &JsonOp,
+    found: Option<&Value>,
+    place: &str,
+    vars: &Vars,
+) -> Result<(), Mismatch> {
+    let rendered = |text: &str| render(text, vars).map_err(|e| mismatch("a renderable value", e));
+    let unlike = |expected: String| Err(mismatch(expected, format!("{place} = {}", show(found))));
+    match op {
         JsonOp::Equals(expected) => {
             let expected =
                 render_value(expected, vars).map_err(|e| mismatch("a renderable value", e))?;
             if found != Some(&expected) {
-                return Err(mismatch(
-                    format!("{place} = {expected}"),
-                    format!("{place} = {}", show(found)),
-                ));
+                return unlike(format!("{place} = {expected}"));
             }
         }
         JsonOp::NotEquals(unexpected) => {
@@ -288,48 +335,51 @@ fn json_check(
                 Some(_) => {}
             }
         }
-        JsonOp::Type(kind) => {
-            if !found.is_some_and(|v| has_type(v, *kind)) {
-                return Err(mismatch(
-                    format!("{place} of type {kind:?}"),
-                    format!("{place} = {}", show(found)),
-                ));
-            }
+        JsonOp::Type(kind) if !found.is_some_and(|v| has_type(v, *kind)) => {
+            return unlike(format!("{place} of type {kind:?}"));
         }
         JsonOp::Absent => {
             if let Some(v) = found {
                 return Err(mismatch(format!("no {place}"), format!("{place} = {v}")));
             }
         }
-        JsonOp::Present => {
-            if found.is_none() {
-                return Err(mismatch(format!("{place} present"), "(absent)"));
-            }
+        JsonOp::Present if found.is_none() => {
+            return Err(mismatch(format!("{place} present"), "(absent)"));
         }
         JsonOp::EqualsIgnoringCase(text) => {
-            let text = render(text, vars).map_err(|e| mismatch("a renderable value", e))?;
-            if !found
-                .and_then(Value::as_str)
-                .is_some_and(|s| s.eq_ignore_ascii_case(&text))
-            {
-                return Err(mismatch(
-                    format!("{place} = {text:?}, in any case"),
-                    format!("{place} = {}", show(found)),
-                ));
+            let text = rendered(text)?;
+            let str_found = found.and_then(Value::as_str);
+            if !str_found.is_some_and(|s| s.eq_ignore_ascii_case(&text)) {
+                return unlike(format!("{place} = {text:?}, in any case"));
             }
         }
         JsonOp::Contains(text) => {
-            let text = render(text, vars).map_err(|e| mismatch("a renderable value", e))?;
+            let text = rendered(text)?;
             if !found
                 .and_then(Value::as_str)
                 .is_some_and(|s| s.contains(&text))
             {
-                return Err(mismatch(
-                    format!("{place} containing {text:?}"),
-                    format!("{place} = {}", show(found)),
-                ));
+                return unlike(format!("{place} containing {text:?}"));
             }
         }
+        JsonOp::OneOf(allowed) if !found.is_some_and(|v| allowed.contains(v)) => {
+            let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
+            return unlike(format!("{place} one of {}", list.join(", ")));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// An assertion on an array (or a string's length): an item, a length,
+/// distinct members, members no item has.
+fn collection_check(
+    op: &JsonOp,
+    found: Option<&Value>,
+    place: &str,
+    vars: &Vars,
+) -> Result<(), Mismatch> {
+    match op {
         JsonOp::Item(fields) => {
             let fields = render_value(&Value::Object(fields.clone()), vars)
                 .map_err(|e| mismatch("a renderable value", e))?;
@@ -378,15 +428,6 @@ fn json_check(
                 ));
             }
         }
-        JsonOp::OneOf(allowed) => {
-            if !found.is_some_and(|v| allowed.contains(v)) {
-                let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
-                return Err(mismatch(
-                    format!("{place} one of {}", list.join(", ")),
-                    format!("{place} = {}", show(found)),
-                ));
-            }
-        }
         JsonOp::ItemsLack(members) => {
             let items = found.and_then(Value::as_array).filter(|i| !i.is_empty());
             let Some(items) = items else {
@@ -404,6 +445,7 @@ fn json_check(
                 }
             }
         }
+        _ => {}
     }
     Ok(())
 }

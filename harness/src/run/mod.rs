@@ -68,10 +68,12 @@ pub struct RunOptions {
     pub created: Arc<provision::Created>,
 }
 
+/// A deployment's defaults: gated at core (what [`Target::default_gate`]
+/// gives a deployment), four scenarios at once, the bundled snapshots.
 impl Default for RunOptions {
     fn default() -> Self {
         Self {
-            gate: Level::Strict,
+            gate: Level::Core,
             only: Vec::new(),
             tags: Vec::new(),
             jobs: 4,

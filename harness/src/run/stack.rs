@@ -184,6 +184,7 @@ impl ReferenceStack {
                 faults: Some(proxy_url.clone()),
                 signing_key: Some(key),
                 ca_pem: None,
+                reference: true,
             },
             _stops: vec![auth_stop, chat_stop],
             _postgres: postgres,

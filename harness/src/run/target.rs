@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::error::HarnessError;
 use crate::run::observe::Observer;
+use crate::sources::scenario::Level;
 
 /// A deployment to check.
 #[derive(Debug, Clone)]
@@ -32,6 +33,9 @@ pub struct Target {
     /// CA certificates (PEM) to trust besides the platform's, for a
     /// deployment behind a private CA (`--cacert`).
     pub ca_pem: Option<Vec<u8>>,
+    /// Whether this is the reference stack the harness started itself,
+    /// which owes the reference's own choices too.
+    pub reference: bool,
 }
 
 impl Target {
@@ -46,6 +50,19 @@ impl Target {
             faults: None,
             signing_key: None,
             ca_pem: None,
+            reference: false,
+        }
+    }
+
+    /// The level a run against this target is gated at unless told
+    /// otherwise: core for a deployment (the contract's MUSTs), reference
+    /// for the reference stack the harness started (everything). Every
+    /// default gate is this one.
+    pub fn default_gate(&self) -> Level {
+        if self.reference {
+            Level::Reference
+        } else {
+            Level::Core
         }
     }
 

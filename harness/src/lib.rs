@@ -91,3 +91,39 @@ pub fn bundled_scenarios() -> std::path::PathBuf {
         .and_then(|cwd| dir.strip_prefix(cwd).ok().map(std::path::Path::to_path_buf))
         .unwrap_or(dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    fn sources(dir: &Path, files: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("the crate's sources") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                sources(&path, files);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+
+    /// Small rooms: no source file of the crate is over 500 lines (its
+    /// functions are held to 80 by clippy's `too_many_lines`).
+    #[test]
+    fn no_source_file_is_over_500_lines() {
+        let mut files = Vec::new();
+        sources(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        assert!(files.len() > 20, "{files:?}");
+        let long: Vec<String> = files
+            .iter()
+            .filter_map(|file| {
+                let lines = std::fs::read_to_string(file).ok()?.lines().count();
+                (lines > 500).then(|| format!("{} ({lines} lines)", file.display()))
+            })
+            .collect();
+        assert!(long.is_empty(), "split these: {long:?}");
+    }
+}

@@ -61,36 +61,7 @@ pub fn junit_xml(report: &RunReport) -> String {
             seconds(time)
         );
         for check in checks {
-            let _ = write!(
-                xml,
-                "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{}\">\n      <properties><property name=\"level\" value=\"{}\"/><property name=\"rule\" value=\"{}\"/></properties>",
-                escape(&check.scenario_id),
-                escape(&check.id),
-                escape(file),
-                check.line,
-                seconds(check.duration_ms),
-                check.level,
-                escape(&check.rule)
-            );
-            match check.status {
-                Status::Passed => xml.push_str("\n    </testcase>\n"),
-                Status::Skipped => {
-                    let _ = write!(
-                        xml,
-                        "\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-                        escape(&check.message)
-                    );
-                }
-                Status::Failed => {
-                    let _ = write!(
-                        xml,
-                        "\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
-                        escape(&check.message),
-                        escape(&check.rule),
-                        escape(&super::failure_details(check))
-                    );
-                }
-            }
+            write_case(&mut xml, file, check);
         }
         xml.push_str("  </testsuite>\n");
     }
@@ -115,6 +86,41 @@ pub fn junit_xml(report: &RunReport) -> String {
     }
     xml.push_str("</testsuites>\n");
     xml
+}
+
+/// One check as a test case: passed, skipped with its reason, or failed
+/// with its details.
+fn write_case(xml: &mut String, file: &str, check: &CheckOutcome) {
+    let _ = write!(
+        xml,
+        "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{}\">\n      <properties><property name=\"level\" value=\"{}\"/><property name=\"rule\" value=\"{}\"/></properties>",
+        escape(&check.scenario_id),
+        escape(&check.id),
+        escape(file),
+        check.line,
+        seconds(check.duration_ms),
+        check.level,
+        escape(&check.rule)
+    );
+    match check.status {
+        Status::Passed => xml.push_str("\n    </testcase>\n"),
+        Status::Skipped => {
+            let _ = write!(
+                xml,
+                "\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                escape(&check.message)
+            );
+        }
+        Status::Failed => {
+            let _ = write!(
+                xml,
+                "\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
+                escape(&check.message),
+                escape(&check.rule),
+                escape(&super::failure_details(check))
+            );
+        }
+    }
 }
 
 /// Writes the JUnit XML report.

@@ -46,15 +46,20 @@ pub fn markdown(report: &RunReport) -> String {
         report.gate,
         report.gated_failures
     );
-    let mut failed: Vec<_> = report
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Failed)
-        .collect();
-    // Core before strict before reference; what gates before what does not.
-    failed.sort_by_key(|c| (!report.gates(c), c.level));
+    causes_table(&mut text, report);
+    levels_table(&mut text, report);
+    failed_table(&mut text, report);
+    baseline(&mut text, report);
+    text
+}
+
+/// The causes of the gating failures, first.
+fn causes_table(text: &mut String, report: &RunReport) {
     let causes = super::causes::causes(report.gating_failures());
-    if !causes.is_empty() {
+    if causes.is_empty() {
+        return;
+    }
+    {
         text.push_str(
             "### Causes
 
@@ -84,6 +89,10 @@ pub fn markdown(report: &RunReport) -> String {
         }
         text.push('\n');
     }
+}
+
+/// Counts by level, and what the verdict did not cover.
+fn levels_table(text: &mut String, report: &RunReport) {
     text.push_str("| Level | Passed | Failed | Skipped |\n|---|---:|---:|---:|\n");
     for (level, summary) in &report.by_level {
         let gated = if *level <= report.gate {
@@ -107,6 +116,17 @@ pub fn markdown(report: &RunReport) -> String {
             let _ = writeln!(text, "| {} | {} | {} |", u.level, u.checks, cell(&u.reason));
         }
     }
+}
+
+/// Every failed check: what gates before what does not, core first.
+fn failed_table(text: &mut String, report: &RunReport) {
+    let mut failed: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .collect();
+    // Core before strict before reference; what gates before what does not.
+    failed.sort_by_key(|c| (!report.gates(c), c.level));
     if !failed.is_empty() {
         text.push_str("\n### Failed checks\n\n| Check | Level | Rule | Scenario | Where it broke |\n|---|---|---|---|---|\n");
         for check in failed {
@@ -133,6 +153,10 @@ pub fn markdown(report: &RunReport) -> String {
             );
         }
     }
+}
+
+/// Expected failures that passed, and the comparison with the baseline.
+fn baseline(text: &mut String, report: &RunReport) {
     for id in &report.unexpected_passes {
         let _ = writeln!(
             text,
@@ -167,7 +191,6 @@ pub fn markdown(report: &RunReport) -> String {
             );
         }
     }
-    text
 }
 
 /// Writes the Markdown summary.

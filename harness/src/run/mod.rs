@@ -40,12 +40,13 @@ mod accounts;
 mod catalogue;
 mod generated;
 mod observation;
+mod request;
 mod scenario;
 mod step;
 mod turns;
 
 pub use catalogue::{SnapshotMode, check_ids, checks, snapshot_check_ids};
-use step::form_encode;
+use request::form_encode;
 use turns::{counts_token_requests, drops_the_token, runs_alone};
 
 /// Which checks to run and what gates the exit code.

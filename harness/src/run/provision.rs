@@ -272,6 +272,42 @@ async fn provision(
     created: &Created,
 ) -> Result<Accounts, HarnessError> {
     let auth = &target.auth_url;
+    let users = provision_users(http, auth, admin, &run, created).await?;
+    let alice = &users["alice"];
+    let alice_token = login(http, auth, &alice.email, alice.password.expose())
+        .await
+        .map_err(|e| provision_error("logging in as alice", e))?;
+    let org_id = Uuid::new_v4().to_string();
+    let group = post_json(
+        http,
+        &format!("{auth}/api/auth/groups"),
+        &alice_token,
+        &json!({ "name": format!("conformance-{run}"), "org_id": org_id }),
+        "creating the group",
+    )
+    .await?;
+    let group_id = group["id"]
+        .as_str()
+        .ok_or_else(|| provision_error("creating the group", &group))?
+        .to_owned();
+    let clients = provision_clients(http, auth, admin, &run, created).await?;
+    Ok(Accounts {
+        users,
+        clients,
+        group_id,
+        org_id,
+        run,
+    })
+}
+
+/// The run's two users, alice and bob.
+async fn provision_users(
+    http: &reqwest::Client,
+    auth: &str,
+    admin: &Secret,
+    run: &str,
+    created: &Created,
+) -> Result<BTreeMap<String, UserAccount>, HarnessError> {
     let mut users = BTreeMap::new();
     for name in ["alice", "bob"] {
         let email = format!("{name}-{run}@conformance.test");
@@ -298,23 +334,18 @@ async fn provision(
             },
         );
     }
-    let alice = &users["alice"];
-    let alice_token = login(http, auth, &alice.email, alice.password.expose())
-        .await
-        .map_err(|e| provision_error("logging in as alice", e))?;
-    let org_id = Uuid::new_v4().to_string();
-    let group = post_json(
-        http,
-        &format!("{auth}/api/auth/groups"),
-        &alice_token,
-        &json!({ "name": format!("conformance-{run}"), "org_id": org_id }),
-        "creating the group",
-    )
-    .await?;
-    let group_id = group["id"]
-        .as_str()
-        .ok_or_else(|| provision_error("creating the group", &group))?
-        .to_owned();
+    Ok(users)
+}
+
+/// The run's clients: a reader (`groups:read`), one without the scope,
+/// and one whose id is a UUID.
+async fn provision_clients(
+    http: &reqwest::Client,
+    auth: &str,
+    admin: &Secret,
+    run: &str,
+    created: &Created,
+) -> Result<BTreeMap<String, ClientAccount>, HarnessError> {
     let mut clients = BTreeMap::new();
     for (name, id, scopes) in [
         (
@@ -349,13 +380,7 @@ async fn provision(
             },
         );
     }
-    Ok(Accounts {
-        users,
-        clients,
-        group_id,
-        org_id,
-        run,
-    })
+    Ok(clients)
 }
 
 /// The `sub` of a token, read without verifying it.

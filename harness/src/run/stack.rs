@@ -84,24 +84,7 @@ impl ReferenceStack {
     /// Starts the auth-api, then registers the chat-api's client with it,
     /// then starts the recorder and the chat-api.
     pub async fn start(options: StackOptions) -> Result<Self, HarnessError> {
-        let store = options.store.unwrap_or(StoreChoice::Embedded);
-        if store == StoreChoice::Urls
-            && ["CONFORMANCE_POSTGRES_URL", "CONFORMANCE_MONGO_URL"]
-                .iter()
-                .any(|v| std::env::var(v).map_or(true, |s| s.is_empty()))
-        {
-            return Err(HarnessError::Config(
-                "--store urls needs CONFORMANCE_POSTGRES_URL and CONFORMANCE_MONGO_URL".to_owned(),
-            ));
-        }
-        let (postgres, mongo) = if store == StoreChoice::Embedded {
-            (None, None)
-        } else {
-            (
-                Some(PostgresDatabase::create().await.map_err(stack_error)?),
-                Some(MongoDatabase::create().await.map_err(stack_error)?),
-            )
-        };
+        let (postgres, mongo) = databases(options.store.unwrap_or(StoreChoice::Embedded)).await?;
         let admin_token = Secret::new(format!("admin-{}", Uuid::new_v4().simple()));
         let key = match &options.signing_key {
             Some(path) => reference_shared::SigningKey::from_file(path),
@@ -141,7 +124,6 @@ impl ReferenceStack {
         let (proxy_url, _proxy) = start_proxy(&auth_url, recorder.clone())
             .await
             .map_err(stack_error)?;
-
         let mut chat_config = chat_api::Config::local(&proxy_url, &client_id, &client_secret);
         chat_config.issuer = Some(auth_url.clone());
         chat_config.audience = audience;
@@ -158,22 +140,7 @@ impl ReferenceStack {
             chat_config.mongo_uri = Some(mongo.uri().to_owned());
             chat_config.mongo_database = mongo.name().to_owned();
         }
-        let chat = chat_api::Application::build(chat_config)
-            .await
-            .map_err(stack_error)?;
-        let chat_url = chat.url();
-        let (chat_stop, chat_stopped) = oneshot::channel();
-        let chat_fault = options.chat_fault;
-        tokio::spawn(chat.run_wrapped(
-            move |router, state| match chat_fault {
-                Some(fault) => fault(router, state),
-                None => router,
-            },
-            async {
-                let _ = chat_stopped.await;
-            },
-        ));
-
+        let (chat_url, chat_stop) = start_chat(chat_config, options.chat_fault).await?;
         Ok(Self {
             target: Target {
                 auth_url,
@@ -191,6 +158,53 @@ impl ReferenceStack {
             _mongo: mongo,
         })
     }
+}
+
+/// The databases a store choice needs: none for the embedded one; a
+/// PostgreSQL and a MongoDB-protocol database otherwise (from containers,
+/// or the URLs the environment gives).
+async fn databases(
+    store: StoreChoice,
+) -> Result<(Option<PostgresDatabase>, Option<MongoDatabase>), HarnessError> {
+    if store == StoreChoice::Urls
+        && ["CONFORMANCE_POSTGRES_URL", "CONFORMANCE_MONGO_URL"]
+            .iter()
+            .any(|v| std::env::var(v).map_or(true, |s| s.is_empty()))
+    {
+        return Err(HarnessError::Config(
+            "--store urls needs CONFORMANCE_POSTGRES_URL and CONFORMANCE_MONGO_URL".to_owned(),
+        ));
+    }
+    if store == StoreChoice::Embedded {
+        return Ok((None, None));
+    }
+    Ok((
+        Some(PostgresDatabase::create().await.map_err(stack_error)?),
+        Some(MongoDatabase::create().await.map_err(stack_error)?),
+    ))
+}
+
+/// The chat-api started with its fault layer, if any: its URL and what
+/// stops it.
+async fn start_chat(
+    config: chat_api::Config,
+    fault: Option<ChatFault>,
+) -> Result<(String, oneshot::Sender<()>), HarnessError> {
+    let chat = chat_api::Application::build(config)
+        .await
+        .map_err(stack_error)?;
+    let chat_url = chat.url();
+    let (chat_stop, chat_stopped) = oneshot::channel();
+    tokio::spawn(chat.run_wrapped(
+        move |router, state| match fault {
+            Some(fault) => fault(router, state),
+            None => router,
+        },
+        async {
+            let _ = chat_stopped.await;
+        },
+    ));
+    Ok((chat_url, chat_stop))
 }
 
 async fn register_chat_client(

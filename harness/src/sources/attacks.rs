@@ -65,6 +65,29 @@ fn decode_part(part: &str) -> Option<Value> {
     crate::jwt::segment(part)
 }
 
+/// The user token the attacks are cut from: its header and claims,
+/// decoded, and its three parts as sent.
+struct Victim<'a> {
+    header: Value,
+    claims: Value,
+    h: &'a str,
+    c: &'a str,
+    signature: &'a str,
+}
+
+impl Victim<'_> {
+    /// The header with these members changed.
+    fn with(&self, changes: &Value) -> Value {
+        let mut h = self.header.clone();
+        if let (Some(h), Some(changes)) = (h.as_object_mut(), changes.as_object()) {
+            for (k, v) in changes {
+                h.insert(k.clone(), v.clone());
+            }
+        }
+        h
+    }
+}
+
 /// The attack tokens, as scenario values, from a user token and the
 /// target's key set; `forger` is the target's own key, when known.
 pub fn attack_vars(
@@ -76,26 +99,38 @@ pub fn attack_vars(
     let (Some(h), Some(c), Some(signature)) = (parts.next(), parts.next(), parts.next()) else {
         return Err("the user token is not a JWS".to_owned());
     };
-    let header = decode_part(h).ok_or("the user token's header is not JSON")?;
-    let claims = decode_part(c).ok_or("the user token's claims are not JSON")?;
+    let victim = Victim {
+        header: decode_part(h).ok_or("the user token's header is not JSON")?,
+        claims: decode_part(c).ok_or("the user token's claims are not JSON")?,
+        h,
+        c,
+        signature,
+    };
+    let mut tokens = unforged(&victim, jwks)?;
+    if let Some(forger) = forger {
+        tokens.extend(forged(&victim, forger)?);
+    }
+    Ok(tokens
+        .into_iter()
+        .map(|(name, token)| (format!("attack.{name}"), token))
+        .collect())
+}
+
+/// The attacks anyone can make without the target's key: no algorithm,
+/// no or an altered signature, keys of the attacker's, the public key as
+/// an HMAC secret.
+fn unforged(victim: &Victim<'_>, jwks: &Value) -> Result<Vec<(&'static str, String)>, String> {
+    let (h, c, signature) = (victim.h, victim.c, victim.signature);
     let key = &jwks["keys"][0];
     let kid = key["kid"].as_str().unwrap_or_default().to_owned();
     let attacker = SigningKey::from_pem(ATTACKER_KEY).map_err(|e| e.to_string())?;
     let attacker_jwk = serde_json::to_value(&attacker.jwks().keys[0]).map_err(|e| e.to_string())?;
     let sign_attacker = |header: &Value| {
         attacker
-            .sign_raw(header, &claims)
+            .sign_raw(header, &victim.claims)
             .map_err(|e| e.to_string())
     };
-    let with = |changes: Value| {
-        let mut h = header.clone();
-        if let (Some(h), Some(changes)) = (h.as_object_mut(), changes.as_object()) {
-            for (k, v) in changes {
-                h.insert(k.clone(), v.clone());
-            }
-        }
-        h
-    };
+    let with = |changes: Value| victim.with(&changes);
     let unsigned = |h: &Value| format!("{}.{}.", b64(h), c);
 
     let mut tokens: Vec<(&str, String)> = vec![
@@ -148,103 +183,117 @@ pub fn attack_vars(
         ));
     }
 
-    if let Some(forger) = forger {
-        let now = chrono::Utc::now().timestamp();
-        let change = |changes: Value, remove: &[&str]| {
-            let mut claims = claims.clone();
-            if let Some(map) = claims.as_object_mut() {
-                for key in remove {
-                    map.remove(*key);
-                }
-                if let Some(changes) = changes.as_object() {
-                    for (k, v) in changes {
-                        map.insert(k.clone(), v.clone());
-                    }
+    Ok(tokens)
+}
+
+/// The attacks signed with the target's own key: only a claim, or the
+/// `kid`, tells them from a valid token.
+fn forged(victim: &Victim<'_>, forger: &SigningKey) -> Result<Vec<(&'static str, String)>, String> {
+    let claims = &victim.claims;
+    let with = |changes: Value| victim.with(&changes);
+    let mut tokens = Vec::new();
+    // Validly signed with the target's key, so that only the `kid`
+    // tells them apart: a verifier that ignores it, or tries every key,
+    // takes them.
+    let rekeyed = |kid: &str| {
+        let mut h = with(json!({ "kid": kid }));
+        h["alg"] = json!(forger.algorithm_name());
+        forger.sign_raw(&h, claims).map_err(|e| e.to_string())
+    };
+    tokens.extend([
+        ("unknown_kid", rekeyed("conformance-unknown-kid")?),
+        ("kid_path_traversal", rekeyed("../../../../../../dev/null")?),
+        ("kid_injection", rekeyed("x' OR '1'='1")?),
+    ]);
+    tokens.extend(forged_claims(victim, forger)?);
+    Ok(tokens)
+}
+
+/// Tokens with one claim changed or taken out, signed with the target's
+/// key.
+fn forged_claims(
+    victim: &Victim<'_>,
+    forger: &SigningKey,
+) -> Result<Vec<(&'static str, String)>, String> {
+    let (header, claims) = (&victim.header, &victim.claims);
+    let now = chrono::Utc::now().timestamp();
+    let change = |changes: Value, remove: &[&str]| {
+        let mut claims = claims.clone();
+        if let Some(map) = claims.as_object_mut() {
+            for key in remove {
+                map.remove(*key);
+            }
+            if let Some(changes) = changes.as_object() {
+                for (k, v) in changes {
+                    map.insert(k.clone(), v.clone());
                 }
             }
-            forger.sign_raw(&header, &claims).map_err(|e| e.to_string())
-        };
-        let sub = claims["sub"].clone();
-        // Validly signed with the target's key, so that only the `kid`
-        // tells them apart: a verifier that ignores it, or tries every key,
-        // takes them.
-        let rekeyed = |kid: &str| {
-            let mut h = with(json!({ "kid": kid }));
-            h["alg"] = json!(forger.algorithm_name());
-            forger.sign_raw(&h, &claims).map_err(|e| e.to_string())
-        };
-        tokens.extend([
-            ("unknown_kid", rekeyed("conformance-unknown-kid")?),
-            ("kid_path_traversal", rekeyed("../../../../../../dev/null")?),
-            ("kid_injection", rekeyed("x' OR '1'='1")?),
-        ]);
-        tokens.extend([
-            (
-                "expired",
-                change(
-                    json!({ "iat": now - 7200, "nbf": now - 7200, "exp": now - 3600 }),
-                    &[],
-                )?,
-            ),
-            (
-                "expired_beyond_leeway",
-                change(
-                    json!({ "iat": now - 1020, "nbf": now - 1020, "exp": now - 120 }),
-                    &[],
-                )?,
-            ),
-            (
-                "client_id_mismatch",
-                change(json!({ "client_id": "conformance-another-client" }), &[])?,
-            ),
-            (
-                "not_yet_valid",
-                change(json!({ "nbf": now + 3600, "exp": now + 7200 }), &[])?,
-            ),
-            (
-                "wrong_issuer",
-                change(json!({ "iss": "https://issuer.invalid" }), &[])?,
-            ),
-            (
-                "wrong_audience",
-                change(json!({ "aud": "some-other-api" }), &[])?,
-            ),
-            ("no_exp", change(json!({}), &["exp"])?),
-            ("no_iss", change(json!({}), &["iss"])?),
-            ("no_aud", change(json!({}), &["aud"])?),
-            ("no_sub", change(json!({}), &["sub"])?),
-            ("no_iat", change(json!({}), &["iat"])?),
-            ("no_jti", change(json!({}), &["jti"])?),
-            (
-                "user_with_client_id",
-                change(json!({ "client_id": sub }), &[])?,
-            ),
-            (
-                "user_with_scope",
-                change(json!({ "scope": "groups:read" }), &[])?,
-            ),
-            (
-                "service_client_id_mismatch",
-                change(
-                    json!({
-                        "sub": "conformance-forged-service",
-                        "client_id": "conformance-another-client",
-                        "scope": "groups:read",
-                    }),
-                    &["email", "type"],
-                )?,
-            ),
-            ("user_without_type", change(json!({}), &["type"])?),
-            (
-                "user_non_uuid_sub",
-                change(json!({ "sub": "alice-not-a-uuid" }), &[])?,
-            ),
-        ]);
-    }
-    Ok(tokens
-        .into_iter()
-        .map(|(name, token)| (format!("attack.{name}"), token))
-        .collect())
+        }
+        forger.sign_raw(header, &claims).map_err(|e| e.to_string())
+    };
+    let sub = claims["sub"].clone();
+    Ok(vec![
+        (
+            "expired",
+            change(
+                json!({ "iat": now - 7200, "nbf": now - 7200, "exp": now - 3600 }),
+                &[],
+            )?,
+        ),
+        (
+            "expired_beyond_leeway",
+            change(
+                json!({ "iat": now - 1020, "nbf": now - 1020, "exp": now - 120 }),
+                &[],
+            )?,
+        ),
+        (
+            "client_id_mismatch",
+            change(json!({ "client_id": "conformance-another-client" }), &[])?,
+        ),
+        (
+            "not_yet_valid",
+            change(json!({ "nbf": now + 3600, "exp": now + 7200 }), &[])?,
+        ),
+        (
+            "wrong_issuer",
+            change(json!({ "iss": "https://issuer.invalid" }), &[])?,
+        ),
+        (
+            "wrong_audience",
+            change(json!({ "aud": "some-other-api" }), &[])?,
+        ),
+        ("no_exp", change(json!({}), &["exp"])?),
+        ("no_iss", change(json!({}), &["iss"])?),
+        ("no_aud", change(json!({}), &["aud"])?),
+        ("no_sub", change(json!({}), &["sub"])?),
+        ("no_iat", change(json!({}), &["iat"])?),
+        ("no_jti", change(json!({}), &["jti"])?),
+        (
+            "user_with_client_id",
+            change(json!({ "client_id": sub }), &[])?,
+        ),
+        (
+            "user_with_scope",
+            change(json!({ "scope": "groups:read" }), &[])?,
+        ),
+        (
+            "service_client_id_mismatch",
+            change(
+                json!({
+                    "sub": "conformance-forged-service",
+                    "client_id": "conformance-another-client",
+                    "scope": "groups:read",
+                }),
+                &["email", "type"],
+            )?,
+        ),
+        ("user_without_type", change(json!({}), &["type"])?),
+        (
+            "user_non_uuid_sub",
+            change(json!({ "sub": "alice-not-a-uuid" }), &[])?,
+        ),
+    ])
 }
 
 /// An HS256 token over this header and claims part, keyed with `secret`.

@@ -62,6 +62,14 @@ impl Harness {
         Ok(Self::new(Target::from_config(path.as_ref())?))
     }
 
+    /// Every run option at once, the gate included (the methods above and
+    /// below set one each).
+    #[must_use]
+    pub fn with_options(mut self, options: RunOptions) -> Self {
+        self.options = options;
+        self
+    }
+
     /// The level whose failures (with those below it) fail the run.
     #[must_use]
     pub fn level(mut self, level: Level) -> Self {

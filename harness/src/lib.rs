@@ -76,7 +76,7 @@ pub use run::stack::{
     dev_key_path,
 };
 pub use run::target::{ConfigFile, Target};
-pub use run::{RunOptions, SnapshotMode, check_ids, checks, run};
+pub use run::{RunOptions, SnapshotMode, check_ids, checks};
 pub use sources::properties::PropertyOptions;
 pub use sources::scenario::Level;
 pub use sources::{scenario, snapshot};

@@ -5,7 +5,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use conformance::{ReferenceStack, RunOptions, StackOptions};
+use conformance::{Harness, ReferenceStack, RunOptions, StackOptions};
 
 async fn admin_delete(stack: &ReferenceStack, path: &str) -> reqwest::StatusCode {
     reqwest::Client::new()
@@ -29,31 +29,26 @@ fn encode(id: &str) -> String {
         .collect()
 }
 
-/// After `cleanup`, every user and client the run made is gone: deleting
-/// it again is a 404.
+/// After a run, every user and client it made is gone: deleting it again
+/// is a 404.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_a_run_made_is_deleted_afterwards() {
     let stack = ReferenceStack::start(StackOptions::default())
         .await
         .unwrap();
-    let scenarios = conformance::scenario::bundled().unwrap();
     let options = RunOptions {
         only: vec!["core.members.".to_owned(), "strict.subjects.".to_owned()],
         properties: conformance::PropertyOptions { cases: 8, seed: 7 },
         ..RunOptions::default()
     };
-    let report = conformance::run(&scenarios, &stack.target, &options, &|_| {})
-        .await
-        .unwrap();
+    let harness = Harness::new(stack.target.clone()).with_options(options);
+    let report = harness.run().await.unwrap();
     assert_eq!(report.exit_code(), 0);
-    let (users, clients) = options.created.list();
+    let (users, clients) = harness.options().created.list();
     assert!(
         users.len() >= 2 && clients.len() >= 3,
         "{users:?} {clients:?}"
     );
-    let done = conformance::cleanup(&stack.target, &options.created).await;
-    assert_eq!((done.users, done.clients), (users.len(), clients.len()));
-    assert!(done.left.is_empty(), "{:?}", done.left);
     for id in &users {
         let status = admin_delete(&stack, &format!("/admin/users/{id}")).await;
         assert_eq!(status, reqwest::StatusCode::NOT_FOUND, "user {id}");

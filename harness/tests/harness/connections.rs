@@ -23,12 +23,9 @@ async fn reference() -> ReferenceStack {
 
 /// Every bundled scenario against `target`, gated at strict.
 async fn strict_run(target: &Target) -> RunReport {
-    let scenarios = conformance::scenario::load_dir(&conformance::bundled_scenarios()).unwrap();
-    let options = RunOptions {
-        gate: Level::Strict,
-        ..RunOptions::default()
-    };
-    conformance::run(&scenarios, target, &options, &|_| {})
+    conformance::Harness::new(target.clone())
+        .level(Level::Strict)
+        .run()
         .await
         .expect("the run completes")
 }
@@ -60,16 +57,11 @@ async fn a_strict_run_against_services_served_by_uvicorn_passes() {
     // unread; whether the reset takes its answer is a race that about one
     // full run in three loses. The fuzzing again and again meets it
     // nearly every time the harness would let it fail a check.
-    let scenarios = conformance::scenario::load_dir(&conformance::bundled_scenarios()).unwrap();
-    let fuzzing = RunOptions {
-        gate: Level::Strict,
-        only: vec!["strict.fuzz.".to_owned()],
-        ..RunOptions::default()
-    };
+    let fuzzing = conformance::Harness::new(target.clone())
+        .level(Level::Strict)
+        .only("strict.fuzz.");
     for round in 0..8 {
-        let report = conformance::run(&scenarios, &target, &fuzzing, &|_| {})
-            .await
-            .expect("the run completes");
+        let report = fuzzing.run().await.expect("the run completes");
         let wrong = crate::helpers::not_passed(&report, Level::Strict, &[]);
         assert!(wrong.is_empty(), "round {round}: {wrong:#?}");
     }
@@ -123,13 +115,14 @@ async fn closing_the_connection_on_an_oversized_body_passes_unless_the_service_d
             auth_url: url,
             ..stack.target.clone()
         };
-        let scenarios = conformance::scenario::load_dir(&conformance::bundled_scenarios()).unwrap();
         let options = RunOptions {
             only: ids.iter().map(|&id| id.to_owned()).collect(),
             jobs: 1,
             ..RunOptions::default()
         };
-        let report = conformance::run(&scenarios, &target, &options, &|_| {})
+        let report = conformance::Harness::new(target)
+            .with_options(options)
+            .run()
             .await
             .unwrap();
         assert!(

@@ -1,8 +1,10 @@
 use std::collections::BTreeSet;
 use std::io::BufRead as _;
 
-use conformance::scenario::{Level, load_dir};
-use conformance::{ReferenceStack, RunOptions, RunReport, StackOptions, Status, StoreChoice};
+use conformance::scenario::Level;
+use conformance::{
+    Harness, ReferenceStack, RunOptions, RunReport, StackOptions, Status, StoreChoice,
+};
 
 /// Runs every bundled scenario against a reference stack started with these options.
 /// The reference must pass all three levels, so every level gates.
@@ -16,12 +18,12 @@ pub async fn run_against(options: StackOptions) -> RunReport {
 
 /// Runs the bundled scenarios `run` selects against a reference stack.
 pub async fn run_selected(options: StackOptions, run: RunOptions) -> RunReport {
-    let scenarios =
-        load_dir(&conformance::bundled_scenarios()).expect("the bundled scenarios load");
     let stack = ReferenceStack::start(options)
         .await
         .expect("the reference stack starts");
-    conformance::run(&scenarios, &stack.target, &run, &|_| {})
+    Harness::new(stack.target.clone())
+        .with_options(run)
+        .run()
         .await
         .expect("the run completes")
 }

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
 use conformance::scenario::Level;
-use conformance::{AuthFault, ChatFault, RunOptions, StackOptions, Status, StoreChoice};
+use conformance::{AuthFault, ChatFault, StackOptions, Status, StoreChoice};
 use serde_json::{Value, json};
 
 fn refuse(status: StatusCode, error: &str, challenge: &str, description: &str) -> Response {
@@ -417,12 +417,9 @@ async fn a_variant_that_chooses_differently_passes_core_and_strict() {
             chat_url: crate::fronts::idle_closing(&stack.target.chat_url, idle).await,
             ..stack.target.clone()
         };
-        let scenarios = conformance::scenario::load_dir(&conformance::bundled_scenarios()).unwrap();
-        let options = RunOptions {
-            gate: Level::Strict,
-            ..RunOptions::default()
-        };
-        let report = conformance::run(&scenarios, &target, &options, &|_| {})
+        let report = conformance::Harness::new(target)
+            .level(Level::Strict)
+            .run()
             .await
             .expect("the run completes");
         // Skipped, with the reason, only where it declines a MAY.

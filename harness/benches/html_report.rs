@@ -7,8 +7,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use conformance::scenario::load_dir;
-use conformance::{ReferenceStack, RunOptions, StackOptions, StoreChoice};
+use conformance::{Harness, ReferenceStack, StackOptions, StoreChoice};
 
 const ROUNDS: usize = 5;
 
@@ -18,14 +17,14 @@ async fn main() {
         println!("html_report: a benchmark; run it with `cargo bench`");
         return;
     }
-    let scenarios = load_dir(&conformance::bundled_scenarios()).expect("the scenarios load");
     let stack = ReferenceStack::start(StackOptions {
         store: Some(StoreChoice::Embedded),
         ..StackOptions::default()
     })
     .await
     .expect("the reference starts");
-    let report = conformance::run(&scenarios, &stack.target, &RunOptions::default(), &|_| {})
+    let report = Harness::new(stack.target.clone())
+        .run()
         .await
         .expect("the run completes");
     let started = Instant::now();

@@ -105,9 +105,8 @@ impl Application {
         wrap: impl FnOnce(axum::Router, &AppState) -> axum::Router,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = wrap(router(self.state.clone()), &self.state);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
+        let router = router(self.state.clone());
+        reference_shared::http::serve_wrapped(self.listener, router, &self.state, wrap, shutdown)
             .await
     }
 

@@ -1,11 +1,11 @@
 //! The auth-api's one error type: every failure a handler can meet, each
 //! rendered as the contract's JSON body with its status and headers.
 
-use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::FormRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use reference_shared::ErrorBody;
-use reference_shared::http::{BearerError, quoted};
+use reference_shared::http::{BearerError, Rejected, quoted};
 
 use crate::store::StoreError;
 
@@ -197,27 +197,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => Self::TooLarge,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+reference_shared::rejections_through!(ApiError);
+
+impl From<Rejected> for ApiError {
+    fn from(rejected: Rejected) -> Self {
+        match rejected {
+            Rejected::TooLarge => Self::TooLarge,
+            Rejected::UnsupportedMediaType => {
                 Self::UnsupportedMediaType("the body must be application/json".to_owned())
             }
-            _ => Self::InvalidRequest(rejection.body_text()),
+            Rejected::Invalid(why) => Self::InvalidRequest(why),
         }
-    }
-}
-
-impl From<PathRejection> for ApiError {
-    fn from(rejection: PathRejection) -> Self {
-        Self::InvalidRequest(rejection.body_text())
-    }
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        Self::InvalidRequest(rejection.body_text())
     }
 }
 

@@ -1,10 +1,9 @@
 //! The chat-api's one error type, rendered as the contract's JSON body.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use reference_shared::ErrorBody;
-use reference_shared::http::{BearerError, quoted};
+use reference_shared::http::{BearerError, Rejected, quoted};
 
 use crate::store::StoreError;
 use crate::upstream::UpstreamError;
@@ -142,25 +141,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => Self::TooLarge,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
-            _ => Self::InvalidRequest(rejection.body_text()),
+reference_shared::rejections_through!(ApiError);
+
+impl From<Rejected> for ApiError {
+    fn from(rejected: Rejected) -> Self {
+        match rejected {
+            Rejected::TooLarge => Self::TooLarge,
+            Rejected::UnsupportedMediaType => Self::UnsupportedMediaType,
+            Rejected::Invalid(why) => Self::InvalidRequest(why),
         }
-    }
-}
-
-impl From<PathRejection> for ApiError {
-    fn from(rejection: PathRejection) -> Self {
-        Self::InvalidRequest(rejection.body_text())
-    }
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        Self::InvalidRequest(rejection.body_text())
     }
 }
 

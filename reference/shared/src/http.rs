@@ -202,3 +202,77 @@ mod tests {
         assert_eq!(quoted("a \"b\" \\c\n"), "a b c");
     }
 }
+
+/// What an extractor's rejection means under the contract: a body over
+/// the limit (413), a body in another media type (415), or bad input
+/// (400 `invalid_request`, with axum's account of what was wrong).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejected {
+    /// 413: over the body limit.
+    TooLarge,
+    /// 415: not the media type the endpoint takes.
+    UnsupportedMediaType,
+    /// 400 `invalid_request`.
+    Invalid(String),
+}
+
+impl From<axum::extract::rejection::JsonRejection> for Rejected {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::TooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            _ => Self::Invalid(rejection.body_text()),
+        }
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for Rejected {
+    fn from(rejection: axum::extract::rejection::PathRejection) -> Self {
+        Self::Invalid(rejection.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for Rejected {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        Self::Invalid(rejection.body_text())
+    }
+}
+
+/// `From` the JSON, path and query rejections for a service's error type,
+/// through [`Rejected`] (which the error type converts from): one
+/// account of what a rejection means, for both services.
+#[macro_export]
+macro_rules! rejections_through {
+    ($error:ty) => {
+        impl From<::axum::extract::rejection::JsonRejection> for $error {
+            fn from(rejection: ::axum::extract::rejection::JsonRejection) -> Self {
+                $crate::http::Rejected::from(rejection).into()
+            }
+        }
+        impl From<::axum::extract::rejection::PathRejection> for $error {
+            fn from(rejection: ::axum::extract::rejection::PathRejection) -> Self {
+                $crate::http::Rejected::from(rejection).into()
+            }
+        }
+        impl From<::axum::extract::rejection::QueryRejection> for $error {
+            fn from(rejection: ::axum::extract::rejection::QueryRejection) -> Self {
+                $crate::http::Rejected::from(rejection).into()
+            }
+        }
+    };
+}
+
+/// Serves a service's router on its listener, as `wrap` changes it (a
+/// test or the harness adding a layer around the service), until
+/// `shutdown` completes: how both services' `run_wrapped` serve.
+pub async fn serve_wrapped<S>(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    state: &S,
+    wrap: impl FnOnce(axum::Router, &S) -> axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, wrap(router, state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

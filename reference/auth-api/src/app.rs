@@ -1,5 +1,3 @@
-use std::net::SocketAddr;
-
 use anyhow::Context as _;
 use reference_shared::SigningKey;
 use tokio::net::TcpListener;
@@ -68,50 +66,15 @@ impl Application {
         Ok(Self { listener, state })
     }
 
-    /// The address it listens on.
-    pub fn address(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
-    }
-
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.address().port()
-    }
-
-    /// Its base URL, `http://host:port`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.address())
     }
 
     /// The shared state, e.g. to wrap the router in a test.
     pub fn state(&self) -> &AppState {
         &self.state
     }
-
-    /// Serves until the future `shutdown` completes.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        self.run_wrapped(|router, _| router, shutdown).await
-    }
-
-    /// Serves the router as `wrap` changes it (a test or the harness adding
-    /// a layer around the service) until `shutdown` completes.
-    pub async fn run_wrapped(
-        self,
-        wrap: impl FnOnce(axum::Router, &AppState) -> axum::Router,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let router = router(self.state.clone());
-        reference_shared::http::serve_wrapped(self.listener, router, &self.state, wrap, shutdown)
-            .await
-    }
-
-    /// Serves until the process is stopped.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.run_until(std::future::pending()).await
-    }
 }
+
+reference_shared::serving!(Application, AppState, router);

@@ -1,5 +1,3 @@
-use std::net::SocketAddr;
-
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
@@ -63,41 +61,6 @@ impl Application {
             state: AppState::new(store, auth, keys),
         })
     }
-
-    /// The address it listens on.
-    pub fn address(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
-    }
-
-    /// Its base URL, `http://host:port`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.address())
-    }
-
-    /// Serves until the future `shutdown` completes.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        self.run_wrapped(|router, _| router, shutdown).await
-    }
-
-    /// Serves the router as `wrap` changes it (a test or the harness adding
-    /// a layer around the service) until `shutdown` completes.
-    pub async fn run_wrapped(
-        self,
-        wrap: impl FnOnce(axum::Router, &AppState) -> axum::Router,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let router = router(self.state.clone());
-        reference_shared::http::serve_wrapped(self.listener, router, &self.state, wrap, shutdown)
-            .await
-    }
-
-    /// Serves until the process is stopped.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.run_until(std::future::pending()).await
-    }
 }
+
+reference_shared::serving!(Application, AppState, router);

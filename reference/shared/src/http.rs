@@ -262,17 +262,52 @@ macro_rules! rejections_through {
     };
 }
 
-/// Serves a service's router on its listener, as `wrap` changes it (a
-/// test or the harness adding a layer around the service), until
-/// `shutdown` completes: how both services' `run_wrapped` serve.
-pub async fn serve_wrapped<S>(
-    listener: tokio::net::TcpListener,
-    router: axum::Router,
-    state: &S,
-    wrap: impl FnOnce(axum::Router, &S) -> axum::Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, wrap(router, state))
-        .with_graceful_shutdown(shutdown)
-        .await
+/// The serving half of a service's `Application` (a struct with a bound
+/// `listener` and its `state`, served by `router(state)`): its address and
+/// URL, and serving until a future completes, with or without a layer
+/// wrapped around the router. Both services' are this one.
+#[macro_export]
+macro_rules! serving {
+    ($application:ty, $state:ty, $router:path) => {
+        impl $application {
+            /// The address it listens on.
+            pub fn address(&self) -> ::std::net::SocketAddr {
+                self.listener
+                    .local_addr()
+                    .expect("a bound listener has an address")
+            }
+
+            /// Its base URL, `http://host:port`.
+            pub fn url(&self) -> String {
+                format!("http://{}", self.address())
+            }
+
+            /// Serves until the future `shutdown` completes.
+            pub async fn run_until(
+                self,
+                shutdown: impl Future<Output = ()> + Send + 'static,
+            ) -> ::std::io::Result<()> {
+                self.run_wrapped(|router, _| router, shutdown).await
+            }
+
+            /// Serves the router as `wrap` changes it (a test or the
+            /// harness adding a layer around the service) until `shutdown`
+            /// completes.
+            pub async fn run_wrapped(
+                self,
+                wrap: impl FnOnce(::axum::Router, &$state) -> ::axum::Router,
+                shutdown: impl Future<Output = ()> + Send + 'static,
+            ) -> ::std::io::Result<()> {
+                let app = wrap($router(self.state.clone()), &self.state);
+                ::axum::serve(self.listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+
+            /// Serves until the process is stopped.
+            pub async fn run_until_stopped(self) -> ::std::io::Result<()> {
+                self.run_until(::std::future::pending()).await
+            }
+        }
+    };
 }

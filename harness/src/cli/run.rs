@@ -15,8 +15,10 @@ use conformance::{ReferenceStack, StackOptions, StoreChoice};
 #[allow(clippy::struct_excessive_bools)]
 #[derive(Args)]
 pub struct RunArgs {
-    /// The auth-api of an external deployment.
-    #[arg(long, requires = "chat_url", conflicts_with = "config")]
+    /// The auth-api of an external deployment. Given alone (no
+    /// --chat-url), the reference chat-api is started beside it, registered
+    /// there as a client with groups:read through the admin endpoint.
+    #[arg(long, conflicts_with = "config")]
     pub auth_url: Option<String>,
     /// The chat-api of an external deployment.
     #[arg(long, requires = "auth_url", conflicts_with = "config")]
@@ -124,9 +126,12 @@ type WriteReport = fn(&RunReport, &std::path::Path) -> std::io::Result<()>;
 /// 130 interrupted).
 pub async fn run(args: RunArgs, mode: Option<SnapshotMode>) -> Result<u8, HarnessError> {
     let snapshots = snapshot_mode(&args, mode)?;
-    // The reference stack, when one was started, lives as long as the run.
-    let (target, _stack) = target(&args).await?;
-    let harness = harness(&args, target, snapshots)?;
+    // What was started for the run lives as long as the run.
+    let started = target(&args).await?;
+    let harness = harness(&args, started.target.clone(), snapshots)?;
+    if let Some(client) = &started.chat_client {
+        harness.options().created.client(client);
+    }
     let total = harness.options().selected_count(&harness.load_scenarios()?);
     let progress = report::Progress::new(total);
     let started = std::time::SystemTime::now();
@@ -187,40 +192,93 @@ fn snapshot_mode(args: &RunArgs, mode: Option<SnapshotMode>) -> Result<SnapshotM
     })
 }
 
-/// The target the flags name (a configuration file, two URLs, or the
-/// reference stack started here), with its recorder, CA and signing key;
-/// and the stack, kept alive by the caller.
-async fn target(args: &RunArgs) -> Result<(Target, Option<Box<dyn std::any::Any>>), HarnessError> {
-    let (mut target, stack) = if let Some(path) = &args.config {
+/// The target a run checks, and what it started for it.
+struct Started {
+    target: Target,
+    /// The reference services started here, kept alive by the caller.
+    _services: Option<Box<dyn std::any::Any>>,
+    /// The OAuth client registered on the team's auth-api for the
+    /// reference chat-api beside it: deleted with the run's accounts.
+    chat_client: Option<String>,
+}
+
+/// The target the flags name (a configuration file, two URLs, an auth-api
+/// alone with the reference chat-api beside it, or the reference stack
+/// started here), with its recorder, CA and signing key.
+async fn target(args: &RunArgs) -> Result<Started, HarnessError> {
+    let mut started = if let Some(path) = &args.config {
         let mut file = ConfigFile::load(path)?;
         if file.admin_token.is_none() {
             file.admin_token.clone_from(&args.admin_token);
         }
-        (file.into_target()?, None)
-    } else if let (Some(auth_url), Some(chat_url)) = (&args.auth_url, &args.chat_url) {
+        Started {
+            target: file.into_target()?,
+            _services: None,
+            chat_client: None,
+        }
+    } else if let Some(auth_url) = &args.auth_url {
         let admin_token = args.admin_token.clone().ok_or_else(|| {
             HarnessError::Config(
                 "an external target needs --admin-token, or --config with [accounts]".to_owned(),
             )
         })?;
-        (
-            Target::at(auth_url, chat_url).with_admin_token(admin_token),
-            None,
-        )
+        if let Some(chat_url) = &args.chat_url {
+            Started {
+                target: Target::at(auth_url, chat_url).with_admin_token(admin_token),
+                _services: None,
+                chat_client: None,
+            }
+        } else {
+            let mut auth = Target::at(auth_url, "").with_admin_token(admin_token);
+            if let Some(path) = &args.cacert {
+                auth.trust_ca_file(path)?;
+            }
+            chat_beside(auth).await?
+        }
     } else {
         let (target, stack) = reference_target(args).await?;
-        (target, Some(stack))
+        Started {
+            target,
+            _services: Some(stack),
+            chat_client: None,
+        }
     };
+    let target = &mut started.target;
     if let Some(url) = &args.observe {
-        target = target.with_recorder(url);
+        *target = target.clone().with_recorder(url);
     }
     if let Some(path) = &args.cacert {
         target.trust_ca_file(path)?;
     }
     if let Some(path) = &args.signing_key {
-        target = target.with_signing_key_file(path)?;
+        *target = target.clone().with_signing_key_file(path)?;
     }
-    Ok((target, stack))
+    Ok(started)
+}
+
+/// The reference chat-api started beside an auth-api given alone.
+#[cfg(feature = "reference")]
+async fn chat_beside(auth: Target) -> Result<Started, HarnessError> {
+    eprintln!(
+        "conformance: no --chat-url: starting the reference chat-api beside the auth-api at {}",
+        auth.auth_url
+    );
+    let chat = conformance::ReferenceChat::start(&auth).await?;
+    Ok(Started {
+        target: chat.target.clone(),
+        chat_client: Some(chat.client_id.clone()),
+        _services: Some(Box::new(chat)),
+    })
+}
+
+/// Built without the reference: an auth-api alone has no chat-api to
+/// stand beside it. (Async only to match the other.)
+#[cfg(not(feature = "reference"))]
+#[allow(clippy::unused_async)]
+async fn chat_beside(_: Target) -> Result<Started, HarnessError> {
+    Err(HarnessError::Config(
+        "this build has no reference chat-api (feature `reference`) to check an auth-api alone: give --chat-url too".to_owned(),
+    ))
 }
 
 /// The harness the flags describe; the gate is the target's default

@@ -27,6 +27,8 @@ use crate::sources::snapshot::{self};
 use client::{Answer, Client};
 use provision::Accounts;
 
+#[cfg(feature = "reference")]
+pub(crate) mod alongside;
 pub(crate) mod client;
 pub(crate) mod hop;
 pub(crate) mod observe;

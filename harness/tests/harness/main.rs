@@ -7,6 +7,7 @@ mod faults;
 mod fronts;
 mod helpers;
 
+mod alone;
 mod catches;
 mod causes;
 mod clauses;

@@ -383,7 +383,7 @@ fn chat_choices() -> ChatFault {
     })
 }
 
-fn variant(key: &str) -> StackOptions {
+pub fn variant(key: &str) -> StackOptions {
     StackOptions {
         store: Some(StoreChoice::Embedded),
         auth_fault: Some(auth_choices()),

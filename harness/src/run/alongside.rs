@@ -1,0 +1,178 @@
+//! One service at a time: the reference chat-api started beside a team's
+//! auth-api, for a team that owns only the auth-api. The chat scenarios
+//! (the seed's own flow) then exercise that auth-api as a chat-api would:
+//! a service token by `client_credentials`, the group and its members read
+//! with it. The chat-api reaches the auth-api through a recorder of its
+//! own, so the observation checks and the upstream faults run too.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reference_shared::Secret;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use crate::error::HarnessError;
+use crate::run::client::http_client;
+use crate::run::observe::{Observer, Recorder, serve_proxy};
+use crate::run::target::Target;
+
+/// The reference chat-api running beside a deployment's auth-api.
+/// Dropping it stops the chat-api.
+pub struct ReferenceChat {
+    /// The target: the team's auth-api, the reference chat-api, and the
+    /// recorder between them.
+    pub target: Target,
+    /// The OAuth client the chat-api was registered as, on the team's
+    /// auth-api: delete it with the run's accounts.
+    pub client_id: String,
+    _stop: oneshot::Sender<()>,
+}
+
+fn failed(what: &str, why: impl std::fmt::Display) -> HarnessError {
+    HarnessError::Stack(format!(
+        "the reference chat-api beside the auth-api: {what}: {why}"
+    ))
+}
+
+impl ReferenceChat {
+    /// Starts the reference chat-api in front of `auth`'s auth-api, which
+    /// must have its admin endpoints (`auth.admin_token`): the chat-api is
+    /// registered there as a client with `groups:read`, and takes the
+    /// audience of the auth-api's user tokens (read from a user made and
+    /// deleted for it) and the issuer its metadata publishes.
+    pub async fn start(auth: &Target) -> Result<Self, HarnessError> {
+        let admin = auth.admin_token.as_ref().ok_or_else(|| {
+            HarnessError::Config(
+                "an auth-api alone needs its admin token (--admin-token): the reference chat-api is registered there".to_owned(),
+            )
+        })?;
+        let http = http_client(auth.ca_pem.as_deref(), Duration::from_secs(30), true)
+            .map_err(|e| failed("an HTTP client", e))?;
+        let audience = audience(&http, &auth.auth_url, admin).await?;
+        let (client_id, client_secret) = register(&http, &auth.auth_url, admin).await?;
+        let recorder = Arc::new(Recorder::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| failed("a port for the recorder", e))?;
+        let proxy_url = format!(
+            "http://{}",
+            listener
+                .local_addr()
+                .map_err(|e| failed("the recorder's address", e))?
+        );
+        serve_proxy(
+            listener,
+            &auth.auth_url,
+            recorder.clone(),
+            auth.ca_pem.as_deref(),
+        )
+        .map_err(|e| failed("the recorder", e))?;
+        let mut config = chat_api::Config::local(&proxy_url, &client_id, &client_secret);
+        config.audience = audience;
+        // As in the reference stack: a hanging auth-api is a 504 soon.
+        config.upstream_timeout_ms = 2000;
+        let chat = chat_api::Application::build(config)
+            .await
+            .map_err(|e| failed("starting it", format!("{e:#}")))?;
+        let chat_url = chat.url();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(chat.run_until(async {
+            let _ = stopped.await;
+        }));
+        let target = Target {
+            chat_url,
+            observer: Some(Observer::Local(recorder)),
+            faults: Some(proxy_url),
+            reference: false,
+            ..auth.clone()
+        };
+        Ok(Self {
+            target,
+            client_id,
+            _stop: stop,
+        })
+    }
+}
+
+/// The `aud` of the auth-api's user tokens: a user is made, logs in once
+/// and is deleted.
+async fn audience(
+    http: &reqwest::Client,
+    auth_url: &str,
+    admin: &Secret,
+) -> Result<String, HarnessError> {
+    let email = format!("audience-{}@conformance.test", Uuid::new_v4().simple());
+    let password = format!("pw-{}", Uuid::new_v4().simple());
+    let made: serde_json::Value = json_of(
+        http.post(format!("{auth_url}/admin/users"))
+            .bearer_auth(admin.expose())
+            .json(&serde_json::json!({ "email": email, "password": password })),
+        "making a user to read the tokens' audience",
+    )
+    .await?;
+    let login = json_of(
+        http.post(format!("{auth_url}/auth/login"))
+            .json(&serde_json::json!({ "email": email, "password": password })),
+        "logging that user in",
+    )
+    .await;
+    if let Some(id) = made["id"].as_str() {
+        let _ = http
+            .delete(format!("{auth_url}/admin/users/{id}"))
+            .bearer_auth(admin.expose())
+            .send()
+            .await;
+    }
+    let claims = login?["access_token"]
+        .as_str()
+        .and_then(crate::jwt::claims)
+        .ok_or_else(|| failed("reading the audience", "the login answered no JWT"))?;
+    match &claims["aud"] {
+        serde_json::Value::String(aud) => Ok(aud.clone()),
+        serde_json::Value::Array(auds) => auds
+            .first()
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| failed("reading the audience", "an empty aud")),
+        _ => Err(failed("reading the audience", "the user token has no aud")),
+    }
+}
+
+/// Registers the chat-api as an OAuth client with `groups:read`.
+async fn register(
+    http: &reqwest::Client,
+    auth_url: &str,
+    admin: &Secret,
+) -> Result<(String, String), HarnessError> {
+    let body = json_of(
+        http.post(format!("{auth_url}/admin/clients"))
+            .bearer_auth(admin.expose())
+            .json(&serde_json::json!({
+                "client_id": format!("conformance-chat-api-{}", Uuid::new_v4().simple()),
+                "scopes": ["groups:read"],
+            })),
+        "registering the chat-api's client",
+    )
+    .await?;
+    match (body["client_id"].as_str(), body["client_secret"].as_str()) {
+        (Some(id), Some(secret)) => Ok((id.to_owned(), secret.to_owned())),
+        _ => Err(failed(
+            "registering the chat-api's client",
+            "no client_id and client_secret in the answer",
+        )),
+    }
+}
+
+/// A request's JSON answer, when it is a success.
+async fn json_of(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<serde_json::Value, HarnessError> {
+    let response = request.send().await.map_err(|e| failed(what, e))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(failed(what, format!("answered {status}")));
+    }
+    response.json().await.map_err(|e| failed(what, e))
+}

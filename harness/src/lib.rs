@@ -68,7 +68,7 @@ pub use checking::{clauses, gate, rules};
 pub use error::HarnessError;
 pub use harness::Harness;
 #[cfg(feature = "reference")]
-pub use run::alongside::ReferenceChat;
+pub use run::alongside::{ReferenceAuth, ReferenceChat};
 pub use run::hop::Hop;
 pub use run::observe::{FAULTS_PATH, Fault, HOPS_PATH, Observer, Recorder, serve_proxy};
 pub use run::provision::{Cleanup, Created, cleanup};

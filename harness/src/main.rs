@@ -41,6 +41,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "embedded")]
         store: StoreChoice,
     },
+    /// For a team that owns only the chat-api: runs the reference auth-api
+    /// with a recorder in front of it, registers a client for the chat-api,
+    /// prints the chat-api's settings and the `run` command to use once it
+    /// is up, until Ctrl-C.
+    #[cfg(feature = "reference")]
+    ServeAuth,
     /// Runs the scenarios against a target and writes its normalised answers
     /// to a folder, one `.snap` file per scenario, for `run --snapshots`.
     Snapshot {
@@ -107,6 +113,8 @@ async fn main() -> ExitCode {
         #[cfg(feature = "reference")]
         Command::Serve { store } => serve(store).await,
         #[cfg(feature = "reference")]
+        Command::ServeAuth => serve_auth().await,
+        #[cfg(feature = "reference")]
         Command::AuthApi(config) => {
             reference_shared::http::init_tracing();
             match auth_api::Application::build(*config).await {
@@ -164,6 +172,24 @@ async fn serve(store: StoreChoice) -> Result<u8, HarnessError> {
         seed.display()
     );
     println!("Ctrl-C stops both.");
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(0)
+}
+
+/// The reference auth-api for a chat-api of a team's own.
+#[cfg(feature = "reference")]
+async fn serve_auth() -> Result<u8, HarnessError> {
+    let auth = conformance::ReferenceAuth::start().await?;
+    let mut out = std::io::stdout();
+    let _ = write!(out, "{}", auth.settings());
+    let _ = writeln!(
+        out,
+        "Start your chat-api with these, then:\n  conformance run --auth-url {} --chat-url YOUR_CHAT_API --admin-token {} --observe {}\n(add --signing-key fixtures/keys/dev-ed25519.pem from the repository for the forged-token attacks). Ctrl-C stops it.",
+        auth.auth_url,
+        auth.admin_token.expose(),
+        auth.recorder_url
+    );
+    let _ = out.flush();
     let _ = tokio::signal::ctrl_c().await;
     Ok(0)
 }

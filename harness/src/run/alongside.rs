@@ -176,3 +176,100 @@ async fn json_of(
     }
     response.json().await.map_err(|e| failed(what, e))
 }
+
+/// The reference auth-api started for a team that owns only the chat-api,
+/// with a recorder in front of it: the chat-api calls the recorder, the
+/// harness the auth-api. [`ReferenceAuth::settings`] is what the chat-api
+/// needs; [`ReferenceAuth::target`] the harness's target once it runs.
+pub struct ReferenceAuth {
+    /// The auth-api itself, for the harness.
+    pub auth_url: String,
+    /// The recorder in front of it, for the chat-api.
+    pub recorder_url: String,
+    /// Its admin token.
+    pub admin_token: Secret,
+    /// The OAuth client (`groups:read`) registered for the chat-api.
+    pub client_id: String,
+    /// That client's secret.
+    pub client_secret: Secret,
+    /// The `iss` of its tokens.
+    pub issuer: String,
+    /// The `aud` of its user tokens.
+    pub audience: String,
+    recorder: Arc<Recorder>,
+    signing_key: reference_shared::SigningKey,
+    _stop: oneshot::Sender<()>,
+}
+
+impl ReferenceAuth {
+    /// Starts the reference auth-api (embedded store, the development
+    /// key), its recorder, and registers a client for the chat-api.
+    pub async fn start() -> Result<Self, HarnessError> {
+        let key = reference_shared::SigningKey::from_pem(crate::run::stack::DEV_KEY_PEM)
+            .map_err(|e| failed("the development key", e))?;
+        let admin_token = Secret::new(format!("admin-{}", Uuid::new_v4().simple()));
+        let mut config = auth_api::Config::local(crate::run::stack::dev_key_path());
+        config.admin_token = Some(admin_token.clone());
+        let audience = config.audience.clone();
+        let auth = auth_api::Application::build_with_key(config, key.clone())
+            .await
+            .map_err(|e| failed("starting the auth-api", format!("{e:#}")))?;
+        let auth_url = auth.url();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(auth.run_until(async {
+            let _ = stopped.await;
+        }));
+        let http = http_client(None, Duration::from_secs(30), true)
+            .map_err(|e| failed("an HTTP client", e))?;
+        let (client_id, client_secret) = register(&http, &auth_url, &admin_token).await?;
+        let recorder = Arc::new(Recorder::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| failed("a port for the recorder", e))?;
+        let recorder_url = format!(
+            "http://{}",
+            listener
+                .local_addr()
+                .map_err(|e| failed("the recorder's address", e))?
+        );
+        serve_proxy(listener, &auth_url, recorder.clone(), None)
+            .map_err(|e| failed("the recorder", e))?;
+        Ok(Self {
+            issuer: auth_url.clone(),
+            auth_url,
+            recorder_url,
+            admin_token,
+            client_id,
+            client_secret: Secret::new(client_secret),
+            audience,
+            recorder,
+            signing_key: key,
+            _stop: stop,
+        })
+    }
+
+    /// What a chat-api needs to run against it, one setting a line.
+    pub fn settings(&self) -> String {
+        format!(
+            "auth-api URL (the recorder in front of it): {}\nclient id: {}\nclient secret: {}\nissuer: {}\naudience: {}\n",
+            self.recorder_url,
+            self.client_id,
+            self.client_secret.expose(),
+            self.issuer,
+            self.audience
+        )
+    }
+
+    /// The harness's target: this auth-api and the team's chat-api at
+    /// `chat_url`, observed through the recorder, with the auth-api's key
+    /// (so the forged-token attacks run too).
+    pub fn target(&self, chat_url: &str) -> Target {
+        Target {
+            admin_token: Some(self.admin_token.clone()),
+            observer: Some(Observer::Local(self.recorder.clone())),
+            faults: Some(self.recorder_url.clone()),
+            signing_key: Some(self.signing_key.clone()),
+            ..Target::at(&self.auth_url, chat_url)
+        }
+    }
+}

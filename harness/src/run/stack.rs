@@ -74,7 +74,7 @@ pub fn dev_key_path() -> PathBuf {
 
 /// The development key itself, inside the binary: the embedded reference
 /// needs no source tree (an installed `conformance run` works anywhere).
-const DEV_KEY_PEM: &[u8] = include_bytes!("../../../fixtures/keys/dev-ed25519.pem");
+pub(crate) const DEV_KEY_PEM: &[u8] = include_bytes!("../../../fixtures/keys/dev-ed25519.pem");
 
 fn stack_error(e: impl std::fmt::Display) -> HarnessError {
     HarnessError::Stack(format!("{e:#}"))

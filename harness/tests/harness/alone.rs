@@ -117,3 +117,127 @@ async fn the_command_line_checks_an_auth_api_alone() {
         "{stderr}"
     );
 }
+
+/// The variant's chat-api (other legitimate choices: `ObjectId` message
+/// ids, numeric cursors, 503 for an auth-api failure…) on these settings.
+async fn variant_chat(
+    auth_url: &str,
+    client_id: &str,
+    client_secret: &str,
+    issuer: &str,
+    audience: &str,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let mut config = chat_api::Config::local(auth_url, client_id, client_secret);
+    config.issuer = Some(issuer.to_owned());
+    audience.clone_into(&mut config.audience);
+    config.upstream_timeout_ms = 2000;
+    config.token_leeway = 60;
+    let chat = chat_api::Application::build(config)
+        .await
+        .expect("the chat-api starts");
+    let url = chat.url();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let layer = crate::variant::chat_choices();
+    tokio::spawn(
+        chat.run_wrapped(move |router, state| layer(router, state), async {
+            let _ = stopped.await;
+        }),
+    );
+    (url, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_api_alone_that_chooses_differently_passes_core_and_strict() {
+    let auth = conformance::ReferenceAuth::start()
+        .await
+        .expect("the reference auth-api starts");
+    let (chat_url, _stop) = variant_chat(
+        &auth.recorder_url,
+        &auth.client_id,
+        auth.client_secret.expose(),
+        &auth.issuer,
+        &auth.audience,
+    )
+    .await;
+    let report = Harness::new(auth.target(&chat_url))
+        .level(Level::Strict)
+        .run()
+        .await
+        .expect("the run completes");
+    let wrong = crate::helpers::not_passed(&report, Level::Strict, &[]);
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    let observed = crate::helpers::outcome(&report, "core.observed.service-token-for-groups");
+    assert_eq!(observed.status, Status::Passed, "{}", observed.message);
+}
+
+/// A child process stopped when the test ends, passed or not.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `conformance serve-auth` prints what a chat-api needs and the `run`
+/// command that follows; a chat-api started on those settings passes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_auth_prints_the_settings_and_the_next_command() {
+    use std::io::BufRead as _;
+
+    let mut server = Stopped(
+        Command::new(env!("CARGO_BIN_EXE_conformance"))
+            .arg("serve-auth")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = std::io::BufReader::new(server.0.stdout.take().unwrap()).lines();
+    let mut printed = std::collections::BTreeMap::new();
+    let mut run_line = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(command) = line.trim().strip_prefix("conformance run ") {
+            run_line = Some(command.to_owned());
+            break;
+        }
+        if let Some((name, value)) = line.split_once(": ") {
+            printed.insert(name.to_owned(), value.to_owned());
+        }
+    }
+    let setting = |name: &str| {
+        printed
+            .iter()
+            .find(|(n, _)| n.starts_with(name))
+            .map_or_else(|| panic!("no {name} in {printed:?}"), |(_, v)| v.clone())
+    };
+    let (chat_url, _stop) = variant_chat(
+        &setting("auth-api URL"),
+        &setting("client id"),
+        &setting("client secret"),
+        &setting("issuer"),
+        &setting("audience"),
+    )
+    .await;
+    let command = run_line
+        .expect("the run command")
+        .replace("YOUR_CHAT_API", &chat_url);
+    let args: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_conformance"))
+            .arg("run")
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -326,7 +326,7 @@ fn auth_choices() -> AuthFault {
 /// `Idempotency-Key` with spaces is taken, an auth-api failure is 503, a
 /// wrong method 404, message ids are `ObjectId`s, cursors numbers, times
 /// `+00:00`.
-fn chat_choices() -> ChatFault {
+pub fn chat_choices() -> ChatFault {
     Box::new(|router, _| {
         router.layer(from_fn(|mut request: Request, next: Next| async move {
             untyped_json_processed(&mut request);

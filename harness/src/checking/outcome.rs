@@ -35,6 +35,10 @@ pub struct CheckOutcome {
     /// The rule it enforces (`CONTRACT …`, `RFC … §…`, `decisions: …`).
     #[serde(default)]
     pub rule: String,
+    /// Where the project states that rule (`docs/contract.md#anchor`),
+    /// for a contract rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_place: Option<String>,
     /// Passed, failed or skipped.
     pub status: Status,
     /// The scenario file.
@@ -78,6 +82,16 @@ pub struct CheckOutcome {
     /// service: the sequence diagram of its hops, the broken one marked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagram: Option<String>,
+}
+
+impl CheckOutcome {
+    /// The rule, followed by where it is stated when it has a place.
+    pub fn rule_and_place(&self) -> String {
+        match &self.rule_place {
+            Some(place) => format!("{} ({place})", self.rule),
+            None => self.rule.clone(),
+        }
+    }
 }
 
 /// The counts of a run.

@@ -128,6 +128,8 @@ pub fn outcome(spec: Spec, verdict: Verdict, secrets: &Secrets) -> CheckOutcome 
     CheckOutcome {
         id: spec.id,
         level: spec.level,
+        rule_place: crate::checking::rules::anchor(&spec.rule)
+            .map(|anchor| format!("docs/contract.md#{anchor}")),
         rule: spec.rule,
         status: verdict.status,
         scenario: spec.source,

@@ -184,6 +184,7 @@ mod tests {
             id: id.to_owned(),
             level,
             rule: "CONTRACT Chat-API step 5".to_owned(),
+            rule_place: None,
             status: crate::Status::Failed,
             scenario: "s.toml".to_owned(),
             scenario_id: "s".to_owned(),

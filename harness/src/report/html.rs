@@ -160,7 +160,7 @@ fn causes(out: &mut String, report: &RunReport) {
             escape(&cause.what),
             cause.checks.len(),
             escape(&cause.by_level()),
-            escape(&cause.named_by().rule)
+            escape(&cause.named_by().rule_and_place())
         );
         if example.hops.len() > 1 {
             let _ = write!(
@@ -308,7 +308,7 @@ fn check_details(out: &mut String, check: &CheckOutcome) {
         escape(&location),
         escape(&check.message),
         check.duration_ms,
-        escape(&check.rule)
+        escape(&check.rule_and_place())
     );
     if let Some(reason) = &check.expected_failure {
         let _ = write!(out, "<p>expected to fail: {}</p>", escape(reason));

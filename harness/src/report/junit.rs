@@ -93,14 +93,21 @@ pub fn junit_xml(report: &RunReport) -> String {
 fn write_case(xml: &mut String, file: &str, check: &CheckOutcome) {
     let _ = write!(
         xml,
-        "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{}\">\n      <properties><property name=\"level\" value=\"{}\"/><property name=\"rule\" value=\"{}\"/></properties>",
+        "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{}\">\n      <properties><property name=\"level\" value=\"{}\"/><property name=\"rule\" value=\"{}\"/>{}</properties>",
         escape(&check.scenario_id),
         escape(&check.id),
         escape(file),
         check.line,
         seconds(check.duration_ms),
         check.level,
-        escape(&check.rule)
+        escape(&check.rule),
+        check
+            .rule_place
+            .as_ref()
+            .map_or_else(String::new, |place| format!(
+                "<property name=\"rule_place\" value=\"{}\"/>",
+                escape(place)
+            ))
     );
     match check.status {
         Status::Passed => xml.push_str("\n    </testcase>\n"),

@@ -83,7 +83,7 @@ fn causes_table(text: &mut String, report: &RunReport) {
                 cell(&what),
                 cause.checks.len(),
                 cause.by_level(),
-                cell(&cause.named_by().rule),
+                cell(&cause.named_by().rule_and_place()),
                 reproduce
             );
         }
@@ -147,7 +147,7 @@ fn failed_table(text: &mut String, report: &RunReport) {
                 text,
                 "| `{}` | {level} | {} | {} | {} |",
                 check.id.replace('`', "'"),
-                cell(&check.rule),
+                cell(&check.rule_and_place()),
                 cell(&place),
                 cell(&broke)
             );

@@ -99,3 +99,25 @@ async fn two_unrelated_faults_are_two_causes() {
     assert_eq!(causes[of("core.seed.send")].what, SEED_CALL);
     assert_ne!(of("core.seed.send"), of("core.chat.upstream.failure"));
 }
+
+/// Every report names where the contract states a failed check's rule
+/// (`docs/contract.md#anchor`), as the terminal does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_report_links_a_failed_rule_to_its_place() {
+    let report = run_with_faults(Some(faults::seed_bug()), None).await;
+    let members = crate::helpers::outcome(&report, "core.members.service-token");
+    let place = "docs/contract.md#auth-api-read-members";
+    assert_eq!(members.rule_place.as_deref(), Some(place), "{members:?}");
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(json.contains(&format!("\"rule_place\":\"{place}\"")));
+    let junit = conformance::report::junit_xml(&report);
+    assert!(junit.contains(&format!(
+        "<property name=\"rule_place\" value=\"{place}\"/>"
+    )));
+    let markdown = conformance::report::markdown(&report);
+    assert!(markdown.contains(&format!("({place})")), "{markdown}");
+    let html = conformance::report::html(&report);
+    assert!(html.contains(&format!("({place})")));
+    let text = conformance::report::summary_line(&report);
+    assert!(text.contains(&format!("({place})")), "{text}");
+}

@@ -305,15 +305,20 @@ pub async fn send_retrying(
 }
 
 /// Whether a request failed because the connection closed under it before
-/// any answer: hyper's "connection closed before message completed", a
-/// reset, a broken pipe. Not a timeout, a refusal or a TLS failure.
+/// any answer. Not a timeout, a refusal or a TLS failure.
 fn closed_under_request(error: &reqwest::Error) -> bool {
-    if error.is_timeout() || error.is_connect() {
-        return false;
-    }
-    let cause = root_cause(error).to_ascii_lowercase();
+    !error.is_timeout() && !error.is_connect() && connection_closed(&root_cause(error))
+}
+
+/// Whether an error's account says the server closed the connection:
+/// hyper's "connection closed before message completed" (and any other
+/// "connection closed"), a reset, a broken pipe. The one list of these
+/// signs, for the client's retry and for the fuzzing's oversized requests
+/// a server may refuse by closing.
+pub(crate) fn connection_closed(cause: &str) -> bool {
+    let cause = cause.to_ascii_lowercase();
     [
-        "connection closed before message completed",
+        "connection closed",
         "connection reset",
         "broken pipe",
         "os error 32",

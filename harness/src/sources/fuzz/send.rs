@@ -2,7 +2,7 @@
 //! where the input is wrong beyond doubt, the contract's error body, and a
 //! closed connection taken for a refusal of what was too large.
 
-use crate::run::client::Outgoing;
+use crate::run::client::{Outgoing, connection_closed};
 
 use super::Context;
 use super::cases::Case;
@@ -35,21 +35,6 @@ fn carries_valid_bearer(context: &Context, probe: &Probe) -> bool {
         .headers
         .iter()
         .any(|(n, v)| n == "authorization" && valid.iter().any(|t| t.as_bytes() == v.as_slice()))
-}
-
-/// Whether a request's error says the server closed the connection (as
-/// opposed to a timeout, a refused connection or a TLS failure).
-fn connection_closed(error: &str) -> bool {
-    let error = error.to_ascii_lowercase();
-    [
-        "broken pipe",
-        "connection reset",
-        "connection closed",
-        "os error 32",
-        "os error 104",
-    ]
-    .iter()
-    .any(|sign| error.contains(sign))
 }
 
 /// After a connection closed on an oversized body: the service's own

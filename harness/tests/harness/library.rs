@@ -100,13 +100,23 @@ async fn the_library_fails_on_the_seed_bug_and_says_where_the_chain_broke() {
 }
 
 /// A passing run's summary: the verdict, and counts by level that add up
-/// to the report's.
+/// to the report's, the levels above the gate marked; and the default
+/// gates (`Target::default_gate`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passing_run_passes_its_assertion_and_says_so_in_markdown() {
     let stack = ReferenceStack::start(StackOptions::default())
         .await
         .unwrap();
+    // The default gate: reference for the stack the harness started, core
+    // for a deployment.
+    assert_eq!(
+        Harness::new(stack.target.clone()).options().gate,
+        Level::Reference
+    );
+    let deployment = conformance::Target::at(&stack.target.auth_url, &stack.target.chat_url);
+    assert_eq!(Harness::new(deployment).options().gate, Level::Core);
     let report = Harness::new(stack.target.clone())
+        .level(Level::Core)
         .tag("service-token")
         .run()
         .await
@@ -121,7 +131,7 @@ async fn a_passing_run_passes_its_assertion_and_says_so_in_markdown() {
     for (level, summary) in &report.by_level {
         let row = format!(
             "| {level}{} | {} | 0 | {} |",
-            if *level <= Level::Core {
+            if *level <= report.gate {
                 ""
             } else {
                 " (not gated)"

@@ -51,23 +51,8 @@ impl ReferenceChat {
             .map_err(|e| failed("an HTTP client", e))?;
         let audience = audience(&http, &auth.auth_url, admin).await?;
         let (client_id, client_secret) = register(&http, &auth.auth_url, admin).await?;
-        let recorder = Arc::new(Recorder::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| failed("a port for the recorder", e))?;
-        let proxy_url = format!(
-            "http://{}",
-            listener
-                .local_addr()
-                .map_err(|e| failed("the recorder's address", e))?
-        );
-        serve_proxy(
-            listener,
-            &auth.auth_url,
-            recorder.clone(),
-            auth.ca_pem.as_deref(),
-        )
-        .map_err(|e| failed("the recorder", e))?;
+        let (recorder, proxy_url) =
+            recorder_in_front(&auth.auth_url, auth.ca_pem.as_deref()).await?;
         let mut config = chat_api::Config::local(&proxy_url, &client_id, &client_secret);
         config.audience = audience;
         // As in the reference stack: a hanging auth-api is a 504 soon.
@@ -93,6 +78,28 @@ impl ReferenceChat {
             _stop: stop,
         })
     }
+}
+
+/// A recorder on a free local port in front of the auth-api at
+/// `auth_url` (trusting `ca_pem` besides the platform's roots): what it
+/// saw, and its URL.
+async fn recorder_in_front(
+    auth_url: &str,
+    ca_pem: Option<&[u8]>,
+) -> Result<(Arc<Recorder>, String), HarnessError> {
+    let recorder = Arc::new(Recorder::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| failed("a port for the recorder", e))?;
+    let url = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map_err(|e| failed("the recorder's address", e))?
+    );
+    serve_proxy(listener, auth_url, recorder.clone(), ca_pem)
+        .map_err(|e| failed("the recorder", e))?;
+    Ok((recorder, url))
 }
 
 /// The `aud` of the auth-api's user tokens: a user is made, logs in once
@@ -222,18 +229,7 @@ impl ReferenceAuth {
         let http = http_client(None, Duration::from_secs(30), true)
             .map_err(|e| failed("an HTTP client", e))?;
         let (client_id, client_secret) = register(&http, &auth_url, &admin_token).await?;
-        let recorder = Arc::new(Recorder::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| failed("a port for the recorder", e))?;
-        let recorder_url = format!(
-            "http://{}",
-            listener
-                .local_addr()
-                .map_err(|e| failed("the recorder's address", e))?
-        );
-        serve_proxy(listener, &auth_url, recorder.clone(), None)
-            .map_err(|e| failed("the recorder", e))?;
+        let (recorder, recorder_url) = recorder_in_front(&auth_url, None).await?;
         Ok(Self {
             issuer: auth_url.clone(),
             auth_url,

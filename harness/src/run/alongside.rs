@@ -57,14 +57,7 @@ impl ReferenceChat {
         config.audience = audience;
         // As in the reference stack: a hanging auth-api is a 504 soon.
         config.upstream_timeout_ms = 2000;
-        let chat = chat_api::Application::build(config)
-            .await
-            .map_err(|e| failed("starting it", format!("{e:#}")))?;
-        let chat_url = chat.url();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(chat.run_until(async {
-            let _ = stopped.await;
-        }));
+        let (chat_url, stop) = crate::run::stack::start_chat(config, None).await?;
         let target = Target {
             chat_url,
             observer: Some(Observer::Local(recorder)),
@@ -147,7 +140,7 @@ async fn audience(
 }
 
 /// Registers the chat-api as an OAuth client with `groups:read`.
-async fn register(
+pub(crate) async fn register(
     http: &reqwest::Client,
     auth_url: &str,
     admin: &Secret,
@@ -218,14 +211,7 @@ impl ReferenceAuth {
         let mut config = auth_api::Config::local(crate::run::stack::dev_key_path());
         config.admin_token = Some(admin_token.clone());
         let audience = config.audience.clone();
-        let auth = auth_api::Application::build_with_key(config, key.clone())
-            .await
-            .map_err(|e| failed("starting the auth-api", format!("{e:#}")))?;
-        let auth_url = auth.url();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(auth.run_until(async {
-            let _ = stopped.await;
-        }));
+        let (auth_url, stop) = crate::run::stack::start_auth(config, key.clone(), None).await?;
         let http = http_client(None, Duration::from_secs(30), true)
             .map_err(|e| failed("an HTTP client", e))?;
         let (client_id, client_secret) = register(&http, &auth_url, &admin_token).await?;

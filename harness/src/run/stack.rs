@@ -100,25 +100,15 @@ impl ReferenceStack {
             configure(&mut auth_config);
         }
         let audience = auth_config.audience.clone();
-        let auth = auth_api::Application::build_with_key(auth_config, key.clone())
-            .await
-            .map_err(stack_error)?;
-        let auth_url = auth.url();
-        let (auth_stop, auth_stopped) = oneshot::channel();
-        let auth_fault = options.auth_fault;
-        tokio::spawn(auth.run_wrapped(
-            move |router, state| match auth_fault {
-                Some(fault) => fault(router, state),
-                None => router,
-            },
-            async {
-                let _ = auth_stopped.await;
-            },
-        ));
-
-        let (client_id, client_secret) = match options.chat_client {
-            Some(client) => client,
-            None => register_chat_client(&auth_url, &admin_token).await?,
+        let (auth_url, auth_stop) =
+            start_auth(auth_config, key.clone(), options.auth_fault).await?;
+        let (client_id, client_secret) = if let Some(client) = options.chat_client {
+            client
+        } else {
+            let http =
+                crate::run::client::http_client(None, std::time::Duration::from_secs(30), true)
+                    .map_err(stack_error)?;
+            crate::run::alongside::register(&http, &auth_url, &admin_token).await?
         };
         let recorder = Arc::new(Recorder::default());
         let (proxy_url, _proxy) = start_proxy(&auth_url, recorder.clone())
@@ -184,9 +174,33 @@ async fn databases(
     ))
 }
 
+/// The auth-api started with its fault layer, if any: its URL and what
+/// stops it.
+pub(crate) async fn start_auth(
+    config: auth_api::Config,
+    key: reference_shared::SigningKey,
+    fault: Option<AuthFault>,
+) -> Result<(String, oneshot::Sender<()>), HarnessError> {
+    let auth = auth_api::Application::build_with_key(config, key)
+        .await
+        .map_err(stack_error)?;
+    let auth_url = auth.url();
+    let (auth_stop, auth_stopped) = oneshot::channel();
+    tokio::spawn(auth.run_wrapped(
+        move |router, state| match fault {
+            Some(fault) => fault(router, state),
+            None => router,
+        },
+        async {
+            let _ = auth_stopped.await;
+        },
+    ));
+    Ok((auth_url, auth_stop))
+}
+
 /// The chat-api started with its fault layer, if any: its URL and what
 /// stops it.
-async fn start_chat(
+pub(crate) async fn start_chat(
     config: chat_api::Config,
     fault: Option<ChatFault>,
 ) -> Result<(String, oneshot::Sender<()>), HarnessError> {
@@ -205,27 +219,4 @@ async fn start_chat(
         },
     ));
     Ok((chat_url, chat_stop))
-}
-
-async fn register_chat_client(
-    auth_url: &str,
-    admin: &Secret,
-) -> Result<(String, String), HarnessError> {
-    let response = reqwest::Client::new()
-        .post(format!("{auth_url}/admin/clients"))
-        .bearer_auth(admin.expose())
-        .json(&serde_json::json!({
-            "client_id": format!("chat-api-{}", Uuid::new_v4().simple()),
-            "scopes": ["groups:read"],
-        }))
-        .send()
-        .await
-        .map_err(stack_error)?;
-    let body: serde_json::Value = response.json().await.map_err(stack_error)?;
-    match (body["client_id"].as_str(), body["client_secret"].as_str()) {
-        (Some(id), Some(secret)) => Ok((id.to_owned(), secret.to_owned())),
-        _ => Err(HarnessError::Stack(format!(
-            "registering the chat-api's client: {body}"
-        ))),
-    }
 }

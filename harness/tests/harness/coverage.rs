@@ -850,7 +850,8 @@ pub fn a_revocation_that_revokes_nothing() -> Layers {
     (Some(fault), None)
 }
 
-/// An auth-api that tells the chat-api (a client named `chat-api-…`) every
+/// An auth-api that tells the chat-api (the client whose id names the
+/// chat-api: the harness registers it as `conformance-chat-api-…`) every
 /// token it introspects is active: a chat-api that trusts the signature
 /// alone, as seen from the auth-api.
 fn chat_trusts_signatures_alone() -> AuthFault {
@@ -862,7 +863,11 @@ fn chat_trusts_signatures_alone() -> AuthFault {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Basic "))
                 .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-                .is_some_and(|b| b.starts_with(b"chat-api-"));
+                .is_some_and(|b| {
+                    let credentials = String::from_utf8_lossy(&b);
+                    let id = credentials.split(':').next().unwrap_or_default();
+                    id.contains("chat-api-")
+                });
             if request.uri().path() == "/oauth/introspect" && chat {
                 return (StatusCode::OK, axum::Json(json!({ "active": true }))).into_response();
             }

@@ -63,10 +63,7 @@ pub(crate) async fn shared(kind: Kind, image: &str) -> Result<Endpoint, StoreErr
             }
         })
         .await;
-    result.clone().map_err(|reason| StoreError::Container {
-        image: image.to_owned(),
-        reason,
-    })
+    result.clone().map_err(StoreError::SharedNotStarted)
 }
 
 /// The password of this process's PostgreSQL container, random so that

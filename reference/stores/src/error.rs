@@ -25,6 +25,10 @@ pub enum StoreError {
         /// The daemon's or testcontainers' error.
         reason: String,
     },
+    /// The shared container of this process could not be started: the
+    /// first attempt's error, as it was said then.
+    #[error("{0}")]
+    SharedNotStarted(String),
     /// The server did not accept connections in time.
     #[error("the {kind} server did not become ready within {waited:?}: {last_error}")]
     NotReady {

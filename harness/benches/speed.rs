@@ -177,11 +177,10 @@ async fn main() {
     if !passed {
         missed.push("a run against the embedded reference failed".to_owned());
     }
-    // The hang check waits out the embedded chat-api's 2 s upstream
-    // timeout (1 s until issue 18, when 504s under load made it 2 s): the
-    // rest of the run has the second that the target had left it.
-    if embedded[embedded.len() / 2] >= 3.0 {
-        missed.push("the embedded run's median is 3 s or more".to_owned());
+    // The hang check waits out the embedded chat-api's 1.5 s upstream
+    // timeout, beside the rest of the run (issue 29's bar: 2 s).
+    if embedded[embedded.len() / 2] > 2.0 {
+        missed.push("the embedded run's median is over 2 s".to_owned());
     }
 
     let stack = Stack::start();
@@ -220,8 +219,8 @@ async fn main() {
     if !passed {
         missed.push("a strict run against the far deployment failed".to_owned());
     }
-    if remote[remote.len() / 2] >= 30.0 {
-        missed.push("the far strict run's median is 30 s or more".to_owned());
+    if remote[remote.len() / 2] >= 15.0 {
+        missed.push("the far strict run's median is 15 s or more".to_owned());
     }
     drop(stack);
     if missed.is_empty() {

@@ -199,32 +199,46 @@ pub async fn run(
                         .any(|(id, _, _)| options.selects(s, id)))
         })
         .collect();
-    let alone = !probe.traced;
+    let untraced = !probe.traced;
     let (observing, mut others): (Vec<&Scenario>, Vec<&Scenario>) =
-        selected.into_iter().partition(|s| runs_alone(s, alone));
+        selected.into_iter().partition(|s| runs_alone(s, untraced));
     // The scenarios that inject faults wait on the chat-api's timeouts on
     // purpose: started first, their waiting overlaps the others' work.
     others.sort_by_key(|s| !s.needs.iter().any(|n| n == "fault-injection"));
-    // Scenarios first, then the generated checks: a generated check's
-    // requests never share an observation window with a scenario's.
-    let mut outcomes = runner
-        .schedule(
-            scenario_tasks(runner, others, options),
-            options.jobs,
-            on_check,
-        )
-        .await?;
+    let mut tasks = scenario_tasks(runner, others, options);
+    let generated = runner
+        .properties(options)
+        .into_iter()
+        .chain(runner.fuzz(options).await);
+    if !untraced {
+        // Each counted call is attributed to the request that caused it:
+        // the generated checks run beside the scenarios, in one stream.
+        tasks.extend(generated);
+        let outcomes = runner.schedule(tasks, options.jobs, on_check).await?;
+        return finish(outcomes, options, target, started);
+    }
+    // Calls attributed by time: the scenarios that count them run alone,
+    // after the others, and the generated checks after every scenario, so
+    // that no other request's calls share their windows.
+    let generated: Vec<Task<'_>> = generated.collect();
+    let mut outcomes = runner.schedule(tasks, options.jobs, on_check).await?;
     outcomes.extend(
         runner
             .schedule(scenario_tasks(runner, observing, options), 1, on_check)
             .await?,
     );
-    let generated = runner
-        .properties(options)
-        .into_iter()
-        .chain(runner.fuzz(options).await)
-        .collect();
     outcomes.extend(runner.schedule(generated, options.jobs, on_check).await?);
+    finish(outcomes, options, target, started)
+}
+
+/// The report of the run's outcomes, in the scenarios' order, once it
+/// checked something.
+fn finish(
+    mut outcomes: Vec<CheckOutcome>,
+    options: &RunOptions,
+    target: &Target,
+    started: Instant,
+) -> Result<RunReport, HarnessError> {
     outcomes.sort_by(|a, b| (a.scenario.as_str(), a.line).cmp(&(b.scenario.as_str(), b.line)));
     checked_something(&outcomes, options)?;
     let info = TargetInfo {

@@ -19,7 +19,8 @@ use crate::error::StoreError;
 use crate::source::{self, Engine, Kind};
 
 /// Label on every container this crate starts, so that a sweep can find the
-/// ones a killed process left behind: `docker rm -f $(docker ps -aq --filter label=org.conformance.stores)`.
+/// ones a killed process left behind (`.ci/run` removes those whose
+/// `org.conformance.stores.pid` is no longer running).
 pub(crate) const LABEL: &str = "org.conformance.stores";
 
 const STARTUP: Duration = Duration::from_secs(120);

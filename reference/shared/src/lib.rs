@@ -16,6 +16,7 @@
 //! - `time`: how the APIs write timestamps.
 //! - `http` (feature `http`): bearer credentials, the request log line and
 //!   the JSON-errors safety net both services mount.
+//! - `sqlite` (feature `sqlite`): the pool of the embedded SQLite store.
 
 mod claims;
 mod error_body;
@@ -26,6 +27,8 @@ mod keys;
 mod principal;
 mod scope;
 mod secret;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 pub mod time;
 
 pub use claims::{ACCESS_TOKEN_TYPE, Audience, Claims, Issue};

@@ -1,8 +1,5 @@
-use std::str::FromStr;
-use std::time::Duration;
-
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteJournalMode, SqlitePool};
 
 use super::StoreError;
 use super::sql::sql_store;
@@ -19,21 +16,12 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database and applies the migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .foreign_keys(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(5));
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        // An in-memory database lives in one connection: every pool
-        // connection would otherwise see a database of its own.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(if in_memory { 1 } else { 8 })
-            .min_connections(u32::from(in_memory))
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await?;
+        let pool = reference_shared::sqlite::open(url, |options| {
+            options
+                .foreign_keys(true)
+                .journal_mode(SqliteJournalMode::Wal)
+        })
+        .await?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }

@@ -50,7 +50,8 @@ impl ReferenceChat {
         let http = http_client(auth.ca_pem.as_deref(), Duration::from_secs(30), true)
             .map_err(|e| failed("an HTTP client", e))?;
         let audience = audience(&http, &auth.auth_url, admin).await?;
-        let (client_id, client_secret) = register(&http, &auth.auth_url, admin).await?;
+        let (client_id, client_secret) =
+            crate::run::provision::register_chat_api(&http, &auth.auth_url, admin).await?;
         let (recorder, proxy_url) =
             recorder_in_front(&auth.auth_url, auth.ca_pem.as_deref()).await?;
         let mut config = chat_api::Config::local(&proxy_url, &client_id, &client_secret);
@@ -139,31 +140,6 @@ async fn audience(
     }
 }
 
-/// Registers the chat-api as an OAuth client with `groups:read`.
-pub(crate) async fn register(
-    http: &reqwest::Client,
-    auth_url: &str,
-    admin: &Secret,
-) -> Result<(String, String), HarnessError> {
-    let body = json_of(
-        http.post(format!("{auth_url}/admin/clients"))
-            .bearer_auth(admin.expose())
-            .json(&serde_json::json!({
-                "client_id": format!("conformance-chat-api-{}", Uuid::new_v4().simple()),
-                "scopes": ["groups:read"],
-            })),
-        "registering the chat-api's client",
-    )
-    .await?;
-    match (body["client_id"].as_str(), body["client_secret"].as_str()) {
-        (Some(id), Some(secret)) => Ok((id.to_owned(), secret.to_owned())),
-        _ => Err(failed(
-            "registering the chat-api's client",
-            "no client_id and client_secret in the answer",
-        )),
-    }
-}
-
 /// A request's JSON answer, when it is a success.
 async fn json_of(
     request: reqwest::RequestBuilder,
@@ -214,7 +190,8 @@ impl ReferenceAuth {
         let (auth_url, stop) = crate::run::stack::start_auth(config, key.clone(), None).await?;
         let http = http_client(None, Duration::from_secs(30), true)
             .map_err(|e| failed("an HTTP client", e))?;
-        let (client_id, client_secret) = register(&http, &auth_url, &admin_token).await?;
+        let (client_id, client_secret) =
+            crate::run::provision::register_chat_api(&http, &auth_url, &admin_token).await?;
         let (recorder, recorder_url) = recorder_in_front(&auth_url, None).await?;
         Ok(Self {
             issuer: auth_url.clone(),

@@ -207,6 +207,34 @@ async fn post_json(
     }
 }
 
+/// Registers a chat-api as an OAuth client with `groups:read` (the
+/// reference chat-api the harness starts): its id and secret.
+pub(crate) async fn register_chat_api(
+    http: &reqwest::Client,
+    auth_url: &str,
+    admin: &Secret,
+) -> Result<(String, String), HarnessError> {
+    let what = "registering the chat-api's client";
+    let body = post_json(
+        http,
+        &format!("{auth_url}/admin/clients"),
+        admin.expose(),
+        &json!({
+            "client_id": format!("conformance-chat-api-{}", Uuid::new_v4().simple()),
+            "scopes": ["groups:read"],
+        }),
+        what,
+    )
+    .await?;
+    match (body["client_id"].as_str(), body["client_secret"].as_str()) {
+        (Some(id), Some(secret)) => Ok((id.to_owned(), secret.to_owned())),
+        _ => Err(provision_error(
+            what,
+            "no client_id and client_secret in the answer",
+        )),
+    }
+}
+
 /// Logs in and returns the token.
 pub async fn login(
     http: &reqwest::Client,

@@ -108,7 +108,7 @@ impl ReferenceStack {
             let http =
                 crate::run::client::http_client(None, std::time::Duration::from_secs(30), true)
                     .map_err(stack_error)?;
-            crate::run::alongside::register(&http, &auth_url, &admin_token).await?
+            crate::run::provision::register_chat_api(&http, &auth_url, &admin_token).await?
         };
         let recorder = Arc::new(Recorder::default());
         let (proxy_url, _proxy) = start_proxy(&auth_url, recorder.clone())

@@ -1,14 +1,9 @@
 //! The upstream failures the recorder answers in the auth-api's place,
 //! ordered per group: what a chat-api must turn into 502/503/504.
 
-use std::sync::Arc;
-
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
-
-use super::proxy::Proxy;
 
 /// The path under which a recorder takes fault orders:
 /// `PUT {FAULTS_PATH}/{group_id}` with `{"fault": "<kind>"}`, and
@@ -62,36 +57,6 @@ impl Fault {
 
 /// How long a hanging fault holds the call: past the contract's 5 s.
 const HANG: std::time::Duration = std::time::Duration::from_secs(8);
-
-#[derive(Deserialize)]
-pub(super) struct Order {
-    fault: Fault,
-}
-
-pub(super) async fn order_fault(
-    State(proxy): State<Arc<Proxy>>,
-    axum::extract::Path(group): axum::extract::Path<String>,
-    axum::Json(order): axum::Json<Order>,
-) -> StatusCode {
-    proxy
-        .faults
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(group, order.fault);
-    StatusCode::NO_CONTENT
-}
-
-pub(super) async fn clear_fault(
-    State(proxy): State<Arc<Proxy>>,
-    axum::extract::Path(group): axum::extract::Path<String>,
-) -> StatusCode {
-    proxy
-        .faults
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .remove(&group);
-    StatusCode::NO_CONTENT
-}
 
 /// Orders `fault` for every call about `group` from the recorder at `url`.
 pub async fn order(

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::run::hop::{Hop, credential_kind, error_code, now_ms, trace_id};
 
-use super::faults::{FAULTS_PATH, Fault, clear_fault, faulted, order_fault};
+use super::faults::{FAULTS_PATH, Fault, faulted};
 use super::{HOPS_PATH, Recorder};
 
 /// How long the proxy waits for the auth-api: longer than any timeout the
@@ -66,6 +66,38 @@ pub fn serve_proxy(
     Ok(tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     }))
+}
+
+/// `PUT /.conformance/faults/{group}`: what the recorder answers for the
+/// group's calls from now on.
+#[derive(serde::Deserialize)]
+struct Order {
+    fault: Fault,
+}
+
+async fn order_fault(
+    State(proxy): State<Arc<Proxy>>,
+    axum::extract::Path(group): axum::extract::Path<String>,
+    axum::Json(order): axum::Json<Order>,
+) -> StatusCode {
+    proxy
+        .faults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(group, order.fault);
+    StatusCode::NO_CONTENT
+}
+
+async fn clear_fault(
+    State(proxy): State<Arc<Proxy>>,
+    axum::extract::Path(group): axum::extract::Path<String>,
+) -> StatusCode {
+    proxy
+        .faults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(&group);
+    StatusCode::NO_CONTENT
 }
 
 /// Starts a recorder on a free local port; returns its URL (the reference

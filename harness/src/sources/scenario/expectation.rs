@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::model::{ChallengeExpect, Expect, JsonAssert, JsonOp, JsonType, JwtAssert, JwtPart};
-use super::parse::to_json;
-use super::raw::{RawExpect, RawJsonAssert, RawJwt};
+use super::raw::{RawExpect, RawJsonAssert, RawJwt, to_json};
 
 pub(super) fn expect(raw: RawExpect) -> Result<Expect, String> {
     let json = raw

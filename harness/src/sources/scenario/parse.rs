@@ -8,7 +8,7 @@ use super::expectation::expect;
 use super::model::{
     Auth, Body, Check, JsonOp, Level, May, Observe, Request, Scenario, Service, Step, Walk, Window,
 };
-use super::raw::{RawAuth, RawRequest, RawScenario, RawStep};
+use super::raw::{RawAuth, RawRequest, RawScenario, RawStep, to_json};
 use super::template::names;
 
 /// A scenario file that cannot be used, with where and why.
@@ -236,10 +236,6 @@ fn auth(raw: Option<RawAuth>) -> Result<Auth, String> {
         } => Auth::Bearer(t),
         _ => unreachable!("exactly one is set"),
     })
-}
-
-pub(super) fn to_json(value: toml::Value) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
 fn request(raw: RawRequest) -> Result<Request, String> {

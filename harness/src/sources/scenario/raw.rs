@@ -156,3 +156,9 @@ pub(super) struct RawObserve {
     pub(super) scope: Option<String>,
     pub(super) over: Option<String>,
 }
+
+/// A TOML value as the JSON it stands for (a request body, an expected
+/// value).
+pub(super) fn to_json(value: toml::Value) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}

@@ -220,18 +220,4 @@ impl From<FormRejection> for ApiError {
     }
 }
 
-/// `Json` whose rejections are the contract's errors.
-#[derive(Debug, axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct Json<T>(pub T);
-
-impl<T: serde::Serialize> IntoResponse for Json<T> {
-    fn into_response(self) -> Response {
-        axum::Json(self.0).into_response()
-    }
-}
-
-/// `Path` whose rejections are the contract's errors.
-#[derive(Debug, axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct Path<T>(pub T);
+reference_shared::extractors!(ApiError: Json, Path);

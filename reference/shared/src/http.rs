@@ -262,6 +262,40 @@ macro_rules! rejections_through {
     };
 }
 
+/// The contract's extractors for a service's error type, those the service
+/// names of `Json`, `Path` and `Query`: each rejects with that error (through
+/// [`rejections_through!`]), and `Json` also answers as `axum::Json`.
+#[macro_export]
+macro_rules! extractors {
+    ($error:ident: $($name:ident),+ $(,)?) => {
+        $($crate::extractors!(@one $error $name);)+
+    };
+    (@one $error:ident Json) => {
+        /// `Json` whose rejections are the contract's errors.
+        #[derive(Debug, axum::extract::FromRequest)]
+        #[from_request(via(axum::Json), rejection($error))]
+        pub struct Json<T>(pub T);
+
+        impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+            fn into_response(self) -> axum::response::Response {
+                axum::response::IntoResponse::into_response(axum::Json(self.0))
+            }
+        }
+    };
+    (@one $error:ident Path) => {
+        /// `Path` whose rejections are the contract's errors.
+        #[derive(Debug, axum::extract::FromRequestParts)]
+        #[from_request(via(axum::extract::Path), rejection($error))]
+        pub struct Path<T>(pub T);
+    };
+    (@one $error:ident Query) => {
+        /// `Query` whose rejections are the contract's errors.
+        #[derive(Debug, axum::extract::FromRequestParts)]
+        #[from_request(via(axum::extract::Query), rejection($error))]
+        pub struct Query<T>(pub T);
+    };
+}
+
 /// The serving half of a service's `Application` (a struct with a bound
 /// `listener` and its `state`, served by `router(state)`): its address and
 /// URL, and serving until a future completes, with or without a layer

@@ -138,31 +138,6 @@ impl RunOptions {
     }
 }
 
-/// Checks that the target answers at all, within seconds.
-pub async fn preflight(http: &reqwest::Client, target: &Target) -> Result<(), HarnessError> {
-    for (name, url) in [
-        ("auth-api", &target.auth_url),
-        ("chat-api", &target.chat_url),
-    ] {
-        let probe = client::send_retrying(
-            http.get(format!("{url}/health"))
-                .timeout(Duration::from_secs(5)),
-        )
-        .await;
-        if let Err(e) = probe {
-            let why = if e.is_timeout() {
-                "no answer within 5 s".to_owned()
-            } else {
-                client::root_cause(&e)
-            };
-            return Err(HarnessError::Unreachable(format!(
-                "the {name} at {url}: {why}"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Runs the scenarios against the target. `on_check` sees each outcome as
 /// it is decided (for progress output).
 pub async fn run(
@@ -174,7 +149,7 @@ pub async fn run(
     let started = Instant::now();
     let secrets = Arc::new(Secrets::default());
     let client = Client::new(Arc::clone(&secrets), target.ca_pem.as_deref())?;
-    preflight(client.http(), target).await?;
+    target::preflight(client.http(), target).await?;
     let accounts = provision::accounts(client.http(), target, &secrets, &options.created).await?;
     let fault_groups = order_faults(&client, target).await?;
     let mut runner = Runner {

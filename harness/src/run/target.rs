@@ -236,3 +236,28 @@ impl ConfigFile {
         Ok(target)
     }
 }
+
+/// Checks that the target answers at all, within seconds.
+pub(crate) async fn preflight(http: &reqwest::Client, target: &Target) -> Result<(), HarnessError> {
+    for (name, url) in [
+        ("auth-api", &target.auth_url),
+        ("chat-api", &target.chat_url),
+    ] {
+        let probe = crate::run::client::send_retrying(
+            http.get(format!("{url}/health"))
+                .timeout(std::time::Duration::from_secs(5)),
+        )
+        .await;
+        if let Err(e) = probe {
+            let why = if e.is_timeout() {
+                "no answer within 5 s".to_owned()
+            } else {
+                crate::run::client::root_cause(&e)
+            };
+            return Err(HarnessError::Unreachable(format!(
+                "the {name} at {url}: {why}"
+            )));
+        }
+    }
+    Ok(())
+}

@@ -209,6 +209,7 @@ async fn post_json(
 
 /// Registers a chat-api as an OAuth client with `groups:read` (the
 /// reference chat-api the harness starts): its id and secret.
+#[cfg(feature = "reference")]
 pub(crate) async fn register_chat_api(
     http: &reqwest::Client,
     auth_url: &str,

@@ -122,8 +122,8 @@ impl ReferenceStack {
         // bounds all of a request's calls to the auth-api together
         // (introspection, token, group, members). Measured on a 2-core
         // machine (docs/performance.md): 1 s got 504s under load before
-        // the scheduling and caching work of issues 18-29; 1.5 s, ten full
-        // runs at once, release or debug, got none in 48 runs.
+        // the scheduling and caching work of issues 18-29; 1.5 s, six and
+        // ten full runs at once, release and debug builds, got none in 66.
         chat_config.upstream_timeout_ms = 1500;
         if let Some(configure) = options.configure_chat {
             configure(&mut chat_config);

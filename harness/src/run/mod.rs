@@ -174,9 +174,9 @@ pub async fn run(
                         .any(|(id, _, _)| options.selects(s, id)))
         })
         .collect();
-    let untraced = !probe.traced;
-    let (observing, mut others): (Vec<&Scenario>, Vec<&Scenario>) =
-        selected.into_iter().partition(|s| runs_alone(s, untraced));
+    let (observing, mut others): (Vec<&Scenario>, Vec<&Scenario>) = selected
+        .into_iter()
+        .partition(|s| runs_alone(s, !probe.traced));
     // The scenarios that inject faults wait on the chat-api's timeouts on
     // purpose: started first, their waiting overlaps the others' work.
     others.sort_by_key(|s| !s.needs.iter().any(|n| n == "fault-injection"));
@@ -185,7 +185,7 @@ pub async fn run(
         .properties(options)
         .into_iter()
         .chain(runner.fuzz(options).await);
-    if !untraced {
+    if probe.traced {
         // Each counted call is attributed to the request that caused it:
         // the generated checks run beside the scenarios, in one stream.
         tasks.extend(generated);
